@@ -1,0 +1,49 @@
+# The two commands a fresh clone needs: `make corpus` and `make test`. Each sets itself up first.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+CONFIG ?=
+OUT ?=
+EXECUTOR ?=
+CRAWL_ROOT ?=
+CRAWL ?=
+SHARDS ?=
+RAY_ADDRESS ?=
+
+CORPUS_ARGS := $(CONFIG) \
+	$(if $(OUT),--out $(OUT)) \
+	$(if $(EXECUTOR),--executor $(EXECUTOR)) \
+	$(if $(CRAWL_ROOT),--crawl-root $(CRAWL_ROOT)) \
+	$(if $(CRAWL),--crawl $(CRAWL)) \
+	$(if $(SHARDS),--shards $(SHARDS)) \
+	$(if $(RAY_ADDRESS),--ray-address $(RAY_ADDRESS))
+
+.PHONY: setup corpus test lint sample clean
+
+setup: $(STAMP)
+
+# Reinstalls only when the dependency pins change; the project itself is installed editable.
+$(STAMP): pyproject.toml constraints.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --disable-pip-version-check -c constraints.txt -e '.[test]'
+	touch $(STAMP)
+
+corpus: setup
+	$(BIN)/heed corpus $(CORPUS_ARGS)
+
+test: setup
+	$(BIN)/python -m pytest -q
+
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+# Regenerates the embedded sample crawl (byte-identical for the same seed and Faker version).
+sample: setup
+	$(BIN)/python -m pip install -q --disable-pip-version-check -c constraints.txt -e '.[sample]'
+	$(BIN)/python sample/make_sample_crawl.py --out sample
+
+clean:
+	rm -rf out $(VENV)

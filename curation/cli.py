@@ -1,0 +1,212 @@
+"""The `heed` command line."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.markup import escape
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from curation import executors
+from curation.config import ConfigError, PipelineConfig
+from curation.crawl import Shard, crawl_folder, select_shards
+from curation.manifest import build_manifest, write_manifest
+from curation.output import read_marker
+
+# soft_wrap: messages and paths stay on one line, whatever the terminal width.
+console = Console(stderr=True, soft_wrap=True)
+
+
+class BarProgress(executors.Progress):
+    """Two bars: shards finished (of the selection) and records processed."""
+
+    def __init__(self, bar: Progress, shards: int) -> None:
+        self.bar = bar
+        self.shard_task = bar.add_task("shards", total=shards)
+        self.record_task = bar.add_task("records", total=None)
+
+    def records(self, n: int) -> None:
+        self.bar.advance(self.record_task, n)
+
+    def shard_done(self, marker: dict[str, Any]) -> None:
+        self.bar.advance(self.shard_task)
+
+    def shard_failed(self, shard: Shard, error: str) -> None:
+        self.bar.advance(self.shard_task)
+        console.print(f"[red]shard {escape(shard.path)} failed:[/red] {escape(error)}")
+
+
+def summarize(markers: list[dict[str, Any]], failed: dict[str, str], stages: list[str]) -> Table:
+    outcomes: Counter[str] = Counter()
+    for marker in markers:
+        outcomes.update(marker["outcomes"])
+    records = sum(outcomes.values())
+    table = Table(title="heed corpus", show_lines=False)
+    table.add_column("step")
+    table.add_column("outcome")
+    table.add_column("records", justify="right")
+    table.add_column("share", justify="right")
+
+    def row(step: str, what: str, n: int) -> None:
+        table.add_row(step, what, f"{n:,}", f"{100 * n / records:.1f}%" if records else "-")
+
+    row("read", "response records in", records)
+    for stage in ["read", *stages]:
+        for status in ("error", "dropped"):
+            prefix = f"{status}:{stage}:"
+            for key, n in sorted(outcomes.items()):
+                if key.startswith(prefix):
+                    row(stage, f"{status}: {key[len(prefix) :]}", n)
+    kept = sum(n for key, n in outcomes.items() if key.startswith("kept:"))
+    row("all", "kept", kept)
+    tokens = sum(m["tokens"] for m in markers)
+    table.add_row("tokenize", "tokens", f"{tokens:,}", "")
+    done = sum(not m.get("skipped") for m in markers)
+    table.caption = (
+        f"{len(markers)} shards complete ({done} run now, {len(markers) - done} already done)"
+        + (f", {len(failed)} FAILED" if failed else "")
+    )
+    return table
+
+
+def timing_table(markers: list[dict[str, Any]]) -> Table | None:
+    """Records per second of each stage, per worker, over the shards run now."""
+    totals: dict[str, list[float]] = {}
+    for marker in markers:
+        for name, t in marker.get("timings", {}).items():
+            entry = totals.setdefault(name, [0, 0.0])
+            entry[0] += t["records"]
+            entry[1] += t["seconds"]
+    if not totals:
+        return None
+    table = Table(title="time per stage (summed over workers)")
+    for column in ("stage", "records", "seconds", "records/s", "share"):
+        table.add_column(column, justify="left" if column == "stage" else "right")
+    whole = sum(seconds for _, seconds in totals.values()) or 1.0
+    for name, (records, seconds) in totals.items():
+        rate = f"{records / seconds:,.0f}" if seconds else "-"
+        table.add_row(name, f"{records:,}", f"{seconds:.2f}", rate, f"{100 * seconds / whole:.1f}%")
+    return table
+
+
+def cmd_corpus(args: argparse.Namespace) -> int:
+    config = PipelineConfig.load(
+        args.config, crawl_root=args.crawl_root, crawl=args.crawl, shards=args.shards
+    )
+    crawl_folder(config.crawl_root, config.crawl)
+    out = Path(args.out) if args.out else Path("out") / config.name
+    out.mkdir(parents=True, exist_ok=True)
+    shards = select_shards(config.crawl_root, config.crawl, config.shards)
+    finished = {s.index: read_marker(out, s.part) for s in shards}
+    todo = [s for s in shards if finished[s.index] is None]
+    console.print(
+        escape(
+            f"heed corpus: {config.crawl} from {config.crawl_root}: {len(shards)} shards "
+            f"({len(shards) - len(todo)} already done) -> {out} (executor: {args.executor})"
+        )
+    )
+    started = time.monotonic()
+    result = executors.RunResult()
+    if todo:
+        columns = (
+            TextColumn("{task.description:>8}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+        )
+        with Progress(*columns, console=console, transient=False) as bar:
+            progress = BarProgress(bar, len(shards))
+            bar.advance(progress.shard_task, len(shards) - len(todo))
+            result = executors.run(args.executor, config, todo, out, progress, args.ray_address)
+    markers = [
+        {**marker, "skipped": True} for marker in finished.values() if marker is not None
+    ] + result.markers
+    markers.sort(key=lambda m: m["index"])
+    stages = config.build_stages()
+    if not result.failed:
+        write_manifest(out, build_manifest(config, stages, markers))
+    console.print(summarize(markers, result.failed, [s.name for s in stages]))
+    timings = timing_table(result.markers)
+    if timings is not None:
+        console.print(timings)
+    console.print(escape(f"outputs in {out}  ({time.monotonic() - started:.1f}s)"))
+    if result.failed:
+        console.print(f"[red]{len(result.failed)} shard(s) failed; rerun to retry them:[/red]")
+        for path, error in sorted(result.failed.items()):
+            console.print(f"  {escape(path)}: {escape(error)}")
+        return 1
+    return 0
+
+
+def cmd_audit_explain(args: argparse.Namespace) -> int:
+    from curation.audit import explain, find_records, stage_columns
+
+    out = Path(args.out)
+    rows = find_records(out, args.key)
+    if not rows:
+        console.print(escape(f"no audit row has record_id, url or host {args.key!r} in {out}"))
+        return 1
+    stages = stage_columns(out)
+    for i, row in enumerate(rows):
+        if i:
+            print()
+        print("\n".join(explain(row, stages)))
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    top = argparse.ArgumentParser(prog="heed", description=__doc__)
+    top.add_argument("-v", "--verbose", action="store_true", help="log progress per shard")
+    commands = top.add_subparsers(dest="command", required=True)
+
+    corpus = commands.add_parser(
+        "corpus", help="build an audited, tokenized corpus from a crawl in Common Crawl's layout"
+    )
+    corpus.add_argument("config", nargs="?", help="pipeline TOML (default: configs/sample.toml)")
+    corpus.add_argument("--crawl-root", help="folder that holds crawl-data/ (overrides config)")
+    corpus.add_argument("--crawl", help="crawl name, e.g. CC-MAIN-2024-51 (overrides config)")
+    corpus.add_argument("--out", help="output folder (default: out/<config name>)")
+    corpus.add_argument("--executor", choices=executors.EXECUTORS, default="ray")
+    corpus.add_argument("--shards", type=int, help="process only the first N shards")
+    corpus.add_argument(
+        "--ray-address", help="a Ray cluster to use (default: $RAY_ADDRESS, or local)"
+    )
+    corpus.set_defaults(func=cmd_corpus)
+
+    audit = commands.add_parser("audit", help="read a run's audit")
+    audit_commands = audit.add_subparsers(dest="audit_command", required=True)
+    explain = audit_commands.add_parser(
+        "explain", help="why one record (by URL, record id or host) was dropped or kept"
+    )
+    explain.add_argument("out", help="a heed output folder")
+    explain.add_argument("key", help="a URL, a WARC-Record-ID or a host")
+    explain.set_defaults(func=cmd_audit_explain)
+    return top
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        return args.func(args)
+    except ConfigError as exc:
+        console.print(f"[red]config error:[/red] {escape(str(exc))}")
+        return 2
+    except FileNotFoundError as exc:
+        console.print(f"[red]error:[/red] {escape(str(exc))}")
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,144 @@
+"""Where shards run: Ray (a local Ray started in-process, or a cluster), or in this process.
+
+Both run the same `process_shard`; one shard is one task. A shard that fails is reported with
+its error and the others go on.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from curation.config import PipelineConfig
+from curation.crawl import Shard
+from curation.shard import process_shard
+
+log = logging.getLogger(__name__)
+EXECUTORS = ("ray", "local")
+
+
+@dataclass
+class RunResult:
+    markers: list[dict[str, Any]] = field(default_factory=list)
+    failed: dict[str, str] = field(default_factory=dict)  # shard path -> error
+
+
+class Progress:
+    """What an executor reports: records processed and shards finished."""
+
+    def records(self, n: int) -> None: ...
+
+    def shard_done(self, marker: dict[str, Any]) -> None: ...
+
+    def shard_failed(self, shard: Shard, error: str) -> None: ...
+
+
+def run_local(
+    config: PipelineConfig, shards: list[Shard], out: Path, progress: Progress
+) -> RunResult:
+    result = RunResult()
+    for shard in shards:
+        try:
+            marker = process_shard(config, shard, out, progress.records)
+        except Exception as exc:
+            log.error("shard %s failed:\n%s", shard.path, traceback.format_exc())
+            result.failed[shard.path] = f"{type(exc).__name__}: {exc}"
+            progress.shard_failed(shard, result.failed[shard.path])
+            continue
+        result.markers.append(marker)
+        progress.shard_done(marker)
+    return result
+
+
+def _ray_init(address: str | None) -> None:
+    import ray
+
+    if ray.is_initialized():
+        return
+    address = address or os.environ.get("RAY_ADDRESS")
+    if address:
+        ray.init(address=address, log_to_driver=True)
+    else:
+        # A laptop-sized local Ray: no dashboard, a small object store (tasks return only
+        # their markers; the data goes to files).
+        ray.init(
+            include_dashboard=False,
+            object_store_memory=128 * 1024 * 1024,
+            log_to_driver=True,
+            configure_logging=False,
+        )
+
+
+def run_ray(
+    config: PipelineConfig,
+    shards: list[Shard],
+    out: Path,
+    progress: Progress,
+    address: str | None = None,
+) -> RunResult:
+    import ray
+
+    _ray_init(address)
+
+    @ray.remote
+    class RecordCounter:
+        def __init__(self) -> None:
+            self.count = 0
+
+        def add(self, n: int) -> None:
+            self.count += n
+
+        def take(self) -> int:
+            count, self.count = self.count, 0
+            return count
+
+    counter = RecordCounter.remote()
+
+    def task(cfg: PipelineConfig, shard: Shard, out_dir: str) -> dict[str, Any]:
+        logging.basicConfig(level=logging.WARNING)
+        return process_shard(cfg, shard, out_dir, lambda n: counter.add.remote(n))
+
+    remote = ray.remote(num_cpus=1, max_retries=2, retry_exceptions=False)(task)
+    config_ref = ray.put(config)
+    pending: dict[Any, Shard] = {remote.remote(config_ref, s, str(out)): s for s in shards}
+    result = RunResult()
+    while pending:
+        ready, _ = ray.wait(list(pending), num_returns=1, timeout=0.5)
+        progress.records(ray.get(counter.take.remote()))
+        for ref in ready:
+            shard = pending.pop(ref)
+            try:
+                marker = ray.get(ref)
+            except Exception as exc:
+                cause = getattr(exc, "cause", None) or exc
+                result.failed[shard.path] = f"{type(cause).__name__}: {cause}"
+                log.error("shard %s failed: %s", shard.path, exc)
+                progress.shard_failed(shard, result.failed[shard.path])
+                continue
+            result.markers.append(marker)
+            progress.shard_done(marker)
+    return result
+
+
+def run(
+    executor: str,
+    config: PipelineConfig,
+    shards: list[Shard],
+    out: Path,
+    progress: Progress,
+    ray_address: str | None = None,
+) -> RunResult:
+    runners: dict[str, Callable[..., RunResult]] = {"local": run_local, "ray": run_ray}
+    if executor not in runners:
+        raise ValueError(f"unknown executor {executor!r}; valid: {', '.join(EXECUTORS)}")
+    if executor == "ray":
+        result = run_ray(config, shards, out, progress, ray_address)
+    else:
+        result = run_local(config, shards, out, progress)
+    result.markers.sort(key=lambda m: m["index"])
+    return result

