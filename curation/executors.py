@@ -56,11 +56,16 @@ def run_local(
 
 
 def _ray_init(address: str | None) -> None:
+    address = address or os.environ.get("RAY_ADDRESS")
+    host = (address or "").removeprefix("ray://").rsplit(":", 1)[0]
+    if host in ("", "localhost", "127.0.0.1", "::1", "[::1]"):
+        # A Ray of this machine only stays on loopback, as Ray itself does on macOS, instead
+        # of the primary interface's address. Read when ray is first imported.
+        os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
     import ray
 
     if ray.is_initialized():
         return
-    address = address or os.environ.get("RAY_ADDRESS")
     if address:
         ray.init(address=address, log_to_driver=True)
     else:
@@ -81,9 +86,8 @@ def run_ray(
     progress: Progress,
     address: str | None = None,
 ) -> RunResult:
-    import ray
-
     _ray_init(address)
+    import ray
 
     @ray.remote
     class RecordCounter:

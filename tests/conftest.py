@@ -15,6 +15,8 @@ REPO = Path(__file__).resolve().parent.parent
 SAMPLE_ROOT = REPO / "sample"
 CRAWL = "CC-MAIN-SAMPLE"
 TRUTH = SAMPLE_ROOT / "truth" / f"{CRAWL}.jsonl.gz"
+# The stage chain of configs/sample.toml, in order.
+SAMPLE_STAGES = ["opt_out", "extract", "language", "toxicity", "pii", "tokenize"]
 
 
 def run_heed(*args: str, timeout: float = 600, check: bool = True) -> subprocess.CompletedProcess:

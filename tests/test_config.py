@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from conftest import REPO, run_heed
+from conftest import REPO, SAMPLE_STAGES, run_heed
 
 from curation.config import DEFAULT_CONFIG, ConfigError, PipelineConfig
 
@@ -22,14 +22,7 @@ def write_config(tmp_path: Path, extra: str = "", stages: str = '["opt_out", "ex
 def test_default_config_loads_and_builds_every_stage() -> None:
     config = PipelineConfig.load()
     assert config.source == str(DEFAULT_CONFIG)
-    assert [s.name for s in config.build_stages()] == [
-        "opt_out",
-        "extract",
-        "language",
-        "toxicity",
-        "pii",
-        "tokenize",
-    ]
+    assert [s.name for s in config.build_stages()] == SAMPLE_STAGES
 
 
 @pytest.mark.parametrize(
@@ -55,7 +48,7 @@ def test_bad_configs_name_the_problem(tmp_path, extra, stages, message) -> None:
 def test_valid_choices_are_listed(tmp_path) -> None:
     with pytest.raises(ConfigError) as error:
         PipelineConfig.load(write_config(tmp_path, stages='["nope"]'))
-    for name in ("opt_out", "extract", "language", "toxicity", "pii", "tokenize"):
+    for name in SAMPLE_STAGES:
         assert name in str(error.value)
 
 

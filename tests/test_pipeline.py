@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
-from conftest import CRAWL, SAMPLE_ROOT, run_heed
+from conftest import CRAWL, SAMPLE_ROOT, SAMPLE_STAGES, run_heed
 from warcio.archiveiterator import ArchiveIterator
 
 from curation.crawl import read_listing
@@ -184,14 +184,7 @@ def test_tokens_are_tekken_ids_of_the_redacted_text(local_run: Path) -> None:
 def test_manifest_records_config_versions_and_checksums(local_run: Path) -> None:
     manifest = json.loads((local_run / "manifest.json").read_text())
     assert manifest["config"]["crawl"] == CRAWL
-    assert [s["name"] for s in manifest["stages"]] == [
-        "opt_out",
-        "extract",
-        "language",
-        "toxicity",
-        "pii",
-        "tokenize",
-    ]
+    assert [s["name"] for s in manifest["stages"]] == SAMPLE_STAGES
     expected = hashlib.sha256(tokenizer_path().read_bytes()).hexdigest()
     assert manifest["tokenizer"] == {tokenizer_path().name: expected}
     assert manifest["packages"]["trafilatura"]
@@ -214,7 +207,7 @@ def test_audit_explain_walks_a_record_through_the_stages(local_run: Path, audit,
     kept = next(rid for rid, row in audit.items() if row["status"] == "kept")
     text = run_heed("audit", "explain", str(local_run), kept).stdout
     assert "status  KEPT" in text
-    for stage in ("opt_out", "extract", "language", "toxicity", "pii", "tokenize"):
+    for stage in SAMPLE_STAGES:
         assert f"  {stage:<11} passed" in text
     assert f"num_tokens={audit[kept]['num_tokens']}" in text
 
