@@ -9,7 +9,6 @@ from __future__ import annotations
 import logging
 import os
 import traceback
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -137,12 +136,11 @@ def run(
     progress: Progress,
     ray_address: str | None = None,
 ) -> RunResult:
-    runners: dict[str, Callable[..., RunResult]] = {"local": run_local, "ray": run_ray}
-    if executor not in runners:
-        raise ValueError(f"unknown executor {executor!r}; valid: {', '.join(EXECUTORS)}")
     if executor == "ray":
         result = run_ray(config, shards, out, progress, ray_address)
-    else:
+    elif executor == "local":
         result = run_local(config, shards, out, progress)
+    else:
+        raise ValueError(f"unknown executor {executor!r}; valid: {', '.join(EXECUTORS)}")
     result.markers.sort(key=lambda m: m["index"])
     return result

@@ -10,6 +10,7 @@ import logging
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from itertools import islice
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -89,26 +90,30 @@ def process_shard(
     # deterministic).
     seconds: Counter[str] = Counter()
     seen: Counter[str] = Counter()
+
+    @contextmanager
+    def clock(name: str) -> Iterator[None]:
+        started = time.perf_counter()
+        yield
+        seconds[name] += time.perf_counter() - started
+
     try:
         with open_input(config.crawl_root, shard.path) as raw:
             stream = _HashingReader(raw)
             documents = read_documents(stream, crawl=config.crawl, shard=shard.path)
             batches = _batches(documents, config.batch_size)
             while True:
-                started = time.perf_counter()
-                batch = next(batches, None)
-                seconds["read"] += time.perf_counter() - started
+                with clock("read"):
+                    batch = next(batches, None)
                 if batch is None:
                     break
                 seen["read"] += len(batch)
                 for stage in stages:
                     seen[stage.name] += sum(d.alive for d in batch)
-                    started = time.perf_counter()
-                    stage(batch)
-                    seconds[stage.name] += time.perf_counter() - started
-                started = time.perf_counter()
-                writer.write(batch)
-                seconds["write"] += time.perf_counter() - started
+                    with clock(stage.name):
+                        stage(batch)
+                with clock("write"):
+                    writer.write(batch)
                 for doc in batch:
                     counts[f"{doc.status.value}:{doc.stage or ''}:{doc.reason or ''}"] += 1
                     if doc.alive and doc.tokens is not None:
@@ -128,9 +133,8 @@ def process_shard(
         "outcomes": dict(sorted(counts.items())),
     }
     log.info("%s: %d records, %d tokens", shard.path, marker["records"], tokens)
-    started = time.perf_counter()
-    marker = writer.commit(marker)
-    seconds["write"] += time.perf_counter() - started
+    with clock("write"):
+        marker = writer.commit(marker)
     seen["write"] = seen["read"]
     timings = {name: {"records": seen[name], "seconds": seconds[name]} for name in seen}
     return {**marker, "skipped": False, "timings": timings}

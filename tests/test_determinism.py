@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
 
-from conftest import REPO, output_files, run_heed
+from conftest import CRAWL, REPO, SAMPLE_ROOT, output_files, run_heed
+
+from curation.crawl import read_listing
 
 
 def test_two_runs_are_byte_identical(local_run: Path, tmp_path: Path) -> None:
@@ -58,3 +61,31 @@ def test_killed_run_resumes_to_the_same_bytes(local_run: Path, tmp_path: Path) -
     rerun = run_heed("corpus", "--executor", "local", "--out", str(out))
     assert "(4 already done)" in rerun.stderr
     assert {p: p.stat().st_mtime_ns for p in out.rglob("*") if p.is_file()} == stamps
+
+
+def test_a_failed_shard_is_reported_and_retried_by_a_rerun(local_run: Path, tmp_path: Path) -> None:
+    root = tmp_path / "root"
+    shutil.copytree(SAMPLE_ROOT, root)
+    shards = read_listing(str(root), CRAWL)
+    missing = root / shards[2]
+    hidden = missing.with_name("away")
+    missing.rename(hidden)
+    out = tmp_path / "out"
+    proc = run_heed(
+        "corpus", "--executor", "local", "--crawl-root", str(root), "--out", str(out), check=False
+    )
+    assert proc.returncode == 1
+    assert "1 FAILED" in proc.stderr and shards[2] in proc.stderr
+    assert sorted(p.name for p in (out / "markers").iterdir()) == [
+        "part-00000.json",
+        "part-00001.json",
+        "part-00003.json",
+    ]
+    assert not (out / "manifest.json").exists()
+
+    hidden.rename(missing)
+    run_heed("corpus", "--executor", "local", "--crawl-root", str(root), "--out", str(out))
+    clean, after = output_files(local_run), output_files(out)
+    assert sorted(clean) == sorted(after)
+    # The manifest names the crawl root; every data file and marker is the same.
+    assert [n for n in clean if clean[n] != after[n]] == ["manifest.json"]
