@@ -20,7 +20,7 @@ CORPUS_ARGS := $(CONFIG) \
 	$(if $(SHARDS),--shards $(SHARDS)) \
 	$(if $(RAY_ADDRESS),--ray-address $(RAY_ADDRESS))
 
-.PHONY: setup corpus test lint sample clean
+.PHONY: setup corpus test lint bench sample clean
 
 setup: $(STAMP)
 
@@ -35,6 +35,10 @@ corpus: setup
 
 test: setup
 	$(BIN)/python -m pytest -q
+
+# Benchmarks: figures with machine, date and commit in benchmarks/RESULTS.md.
+bench: setup
+	$(BIN)/python benchmarks/run.py
 
 lint: setup
 	$(BIN)/ruff check .

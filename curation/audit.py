@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -68,3 +69,27 @@ def explain(row: dict[str, Any], stages: list[dict[str, Any]]) -> list[str]:
             verdict = "passed"
         lines.append(f"  {name:<11} {verdict}" + (f"  [{scores}]" if scores else ""))
     return lines
+
+
+def optout_counts(out: Path, top: int = 10) -> dict[str, list[tuple[str, int]]] | None:
+    """Opt-out removals counted by signal and by blocking agent, and the top blocking hosts."""
+    folder = out / "audit"
+    if not folder.is_dir():
+        return None
+    dataset = ds.dataset(folder, format="parquet")
+    if "optout_signal" not in dataset.schema.names:
+        return None
+    table = dataset.to_table(
+        columns=["host", "optout_signal", "robots_agents"],
+        filter=pc.field("stage") == "opt_out",
+    )
+    signals: Counter[str] = Counter(table.column("optout_signal").to_pylist())
+    agents: Counter[str] = Counter()
+    for value in table.column("robots_agents").to_pylist():
+        agents.update(value.split(",") if value else [])
+    hosts: Counter[str] = Counter(table.column("host").to_pylist())
+    return {
+        "signal": sorted(signals.items(), key=lambda kv: (-kv[1], str(kv[0]))),
+        "agent": sorted(agents.items(), key=lambda kv: (-kv[1], kv[0])),
+        "host": hosts.most_common(top),
+    }

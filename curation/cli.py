@@ -20,6 +20,7 @@ from curation.config import ConfigError, PipelineConfig
 from curation.crawl import Shard, crawl_folder, select_shards
 from curation.manifest import build_manifest, write_manifest
 from curation.output import read_marker
+from curation.stage import RunContext
 
 # soft_wrap: messages and paths stay on one line, whatever the terminal width.
 console = Console(stderr=True, soft_wrap=True)
@@ -97,6 +98,67 @@ def timing_table(markers: list[dict[str, Any]]) -> Table | None:
     return table
 
 
+def optout_table(out: Path, top: int = 10) -> Table | None:
+    """Opt-out removals by signal, by blocking agent, and the hosts that removed the most."""
+    from curation.audit import optout_counts
+
+    counts = optout_counts(out, top)
+    if counts is None:
+        return None
+    table = Table(title="opt-out removals")
+    table.add_column("by")
+    table.add_column("what")
+    table.add_column("records", justify="right")
+    for by in ("signal", "agent", "host"):
+        for what, n in counts[by]:
+            table.add_row(by, what, f"{n:,}")
+    return table
+
+
+def cmd_robots_build(args: argparse.Namespace) -> int:
+    from curation.crawl import crawl_folder as check_crawl
+    from curation.snapshot import build_snapshot, captures_from_crawl, captures_from_dir
+
+    hosts = None
+    if args.hosts:
+        lines = Path(args.hosts).read_text(encoding="utf-8").splitlines()
+        hosts = {
+            line.strip().lower() for line in lines if line.strip() and not line.startswith("#")
+        }
+    if args.from_crawl:
+        root = (
+            str(Path(args.crawl_root).resolve())
+            if "://" not in args.crawl_root
+            else args.crawl_root
+        )
+        check_crawl(root, args.from_crawl)
+        captures = captures_from_crawl(root, args.from_crawl)
+        sources = [f"crawl:{args.from_crawl}"]
+    elif args.from_dir:
+        captures = captures_from_dir(Path(args.from_dir), args.captured_at)
+        sources = [f"dir:{Path(args.from_dir).resolve()}"]
+    else:
+        from curation.robots_fetch import fetch_many
+        from curation.snapshot import Capture
+
+        if hosts is None:
+            raise ConfigError("--live needs --hosts FILE: the hosts to fetch robots.txt from")
+        results = fetch_many(sorted(hosts), allow_private=args.allow_private)
+        captures = (
+            Capture.of(r.host, r.scheme, r.status, r.fetched_at, r.body, f"live:{r.url}")
+            for r in results
+        )
+        sources = ["live"]
+    meta = build_snapshot(Path(args.out), captures, sources, hosts=hosts, buckets=args.buckets)
+    console.print(
+        escape(
+            f"robots snapshot {meta['id']}: {meta['hosts']:,} hosts in {args.out} "
+            f"({meta['buckets']} buckets; from {', '.join(sources)})"
+        )
+    )
+    return 0
+
+
 def cmd_corpus(args: argparse.Namespace) -> int:
     config = PipelineConfig.load(
         args.config, crawl_root=args.crawl_root, crawl=args.crawl, shards=args.shards
@@ -115,6 +177,10 @@ def cmd_corpus(args: argparse.Namespace) -> int:
     )
     started = time.monotonic()
     result = executors.RunResult()
+    stages = config.build_stages()
+    context = RunContext(config.crawl_root, config.crawl, str(out))
+    for stage in stages:
+        stage.prepare(context)
     if todo:
         columns = (
             TextColumn("{task.description:>8}"),
@@ -130,13 +196,15 @@ def cmd_corpus(args: argparse.Namespace) -> int:
         {**marker, "skipped": True} for marker in finished.values() if marker is not None
     ] + result.markers
     markers.sort(key=lambda m: m["index"])
-    stages = config.build_stages()
     if not result.failed:
         write_manifest(out, build_manifest(config, stages, markers))
     console.print(summarize(markers, result.failed, [s.name for s in stages]))
     timings = timing_table(result.markers)
     if timings is not None:
         console.print(timings)
+    optout = optout_table(out)
+    if optout is not None:
+        console.print(optout)
     console.print(escape(f"outputs in {out}  ({time.monotonic() - started:.1f}s)"))
     if result.failed:
         console.print(f"[red]{len(result.failed)} shard(s) failed; rerun to retry them:[/red]")
@@ -180,6 +248,27 @@ def parser() -> argparse.ArgumentParser:
         "--ray-address", help="a Ray cluster to use (default: $RAY_ADDRESS, or local)"
     )
     corpus.set_defaults(func=cmd_corpus)
+
+    robots = commands.add_parser("robots", help="robots.txt snapshots")
+    robots_commands = robots.add_subparsers(dest="robots_command", required=True)
+    build = robots_commands.add_parser(
+        "build", help="collect robots.txt per host into a snapshot (Parquet, by host hash)"
+    )
+    build.add_argument("--out", required=True, help="snapshot folder to write")
+    source = build.add_mutually_exclusive_group(required=True)
+    source.add_argument("--from-crawl", metavar="CRAWL", help="a crawl's own captures")
+    source.add_argument("--from-dir", metavar="DIR", help="DIR/<host>/robots.txt files")
+    source.add_argument("--live", action="store_true", help="fetch live (opt-in)")
+    build.add_argument("--crawl-root", default=".", help="folder holding crawl-data/")
+    build.add_argument("--hosts", help="a file of hosts to cover, one per line")
+    build.add_argument("--captured-at", help="capture time for --from-dir (default: mtime)")
+    build.add_argument("--buckets", type=int, default=64, help="host-hash partitions")
+    build.add_argument(
+        "--allow-private",
+        action="store_true",
+        help="let --live fetch from private, loopback and link-local addresses",
+    )
+    build.set_defaults(func=cmd_robots_build)
 
     audit = commands.add_parser("audit", help="read a run's audit")
     audit_commands = audit.add_subparsers(dest="audit_command", required=True)

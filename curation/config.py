@@ -111,6 +111,29 @@ def _is_url(location: str) -> bool:
     return "://" in location
 
 
+def _resolve_paths(refs: list[Any], tables: dict[str, Any], base: Path) -> dict[str, Any]:
+    """Stage parameters that are file paths (a stage's `path_params`), made absolute against
+    the config file's folder, so the config means the same from any working directory."""
+    resolved = dict(tables)
+    for ref in refs:
+        if not isinstance(ref, str):
+            continue
+        cls = stage_class(ref)
+        params = dict(resolved.get(cls.name, {}))
+        for key in cls.path_params:
+            value = params.get(key)
+            if isinstance(value, str) and value and not _is_url(value):
+                params[key] = str((base / value).resolve())
+            elif isinstance(value, list):
+                params[key] = [
+                    str((base / v).resolve()) if isinstance(v, str) and not _is_url(v) else v
+                    for v in value
+                ]
+        if params:
+            resolved[cls.name] = params
+    return resolved
+
+
 @dataclass(frozen=True)
 class PipelineConfig:
     name: str
@@ -144,12 +167,15 @@ class PipelineConfig:
             # Relative roots in a file are relative to that file; on the command line, to the cwd.
             base = Path.cwd() if overrides.get("crawl_root") else path.parent
             root = str((base / root).resolve())
+        stage_params = values.get("stage", {})
+        if isinstance(stage_params, dict):
+            stage_params = _resolve_paths(values.get("stages", []), stage_params, path.parent)
         config = cls(
             name=values["name"],
             crawl_root=root,
             crawl=values["crawl"],
             stages=tuple(values["stages"]),
-            stage_params=values.get("stage", {}),
+            stage_params=stage_params,
             shards=values.get("shards", 0),
             batch_size=values.get("batch_size", 64),
             source=str(path.resolve()),

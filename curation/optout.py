@@ -1,23 +1,46 @@
 """The opt-out stage: drop a page if its site or the page itself refuses AI training.
 
 It needs only the URL, the HTTP headers and the page head, so it runs before extraction and a
-removed page is never extracted. Signals, in order: robots.txt (any listed agent disallowed, or
-the capture answered 5xx), the TDMRep `tdm-reservation` header, `X-Robots-Tag: noai`, and the
-same two in `<meta>` tags.
+removed page is never extracted. Signals, in order:
+
+* robots.txt from the snapshots (the crawl's own captures by default): the page goes if any
+  listed agent may not fetch it (`robots`), or if robots.txt answered 5xx or could not be
+  reached (`robots_status`, RFC 9309: disallow all);
+* TDMRep: the `tdm-reservation: 1` header, `<meta name="tdm-reservation" content="1">`, and the
+  host's `/.well-known/tdmrep.json` where the snapshot has it;
+* `noai` / `noimageai` in `X-Robots-Tag` or `<meta name="robots">`.
+
+Every removal records its evidence: the signal, the blocking agents, the rule and its line,
+the snapshot id, and the robots.txt's sha256 and capture time.
 """
 
 from __future__ import annotations
 
+import json
+import logging
 import re
+from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import ClassVar
 
 import pyarrow as pa
-from protego import Protego
 
 from curation.document import Document
-from curation.robots import Capture, load_captures, parse_robots
+from curation.robots import (
+    ROBOTS_PATH,
+    RobotsTxt,
+    Rule,
+    Verdict,
+    normalize_path,
+    status_verdict,
+    url_path,
+)
+from curation.snapshot import Capture, Snapshot, build_snapshot, captures_from_crawl
 from curation.stage import RunContext, Stage
+
+log = logging.getLogger(__name__)
 
 # Apertus' list: a page goes if any of these may not fetch it (DESIGN.md).
 APERTUS_AGENTS: tuple[str, ...] = (
@@ -40,11 +63,14 @@ APERTUS_AGENTS: tuple[str, ...] = (
 NOAI_TOKENS = frozenset({"noai", "noimageai"})
 # Meta tags live in <head>; looking further costs time and finds body text that quotes markup.
 HEAD_BYTES = 64 * 1024
+CACHE_HOSTS = 50_000  # parsed robots.txt kept per process; a shard meets far fewer hosts
 _META = re.compile(rb"<meta\b[^>]*>", re.IGNORECASE)
 _ATTR = re.compile(rb"""([a-z-]+)\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s"'>]+))""", re.IGNORECASE)
 
-# Loaded once per process and crawl: every shard task of a crawl shares the same captures.
-_CAPTURES: dict[tuple[str, str], dict[str, Capture]] = {}
+
+def crawl_snapshot_path(context: RunContext) -> Path:
+    """Where the driver builds the snapshot of the crawl's own robots.txt captures."""
+    return Path(context.out) / "robots" / context.crawl
 
 
 def _meta_tags(payload: bytes) -> dict[str, str]:
@@ -71,61 +97,218 @@ def _noai(directives: str) -> bool:
     return any(token in NOAI_TOKENS for token in tokens)
 
 
+def _tdmrep_reserved(tdmrep: bytes, path: str) -> str | None:
+    """The `location` of the tdmrep.json entry that reserves `path`, if any (TDMRep 1.0:
+    the first entry whose location pattern matches decides)."""
+    try:
+        entries = json.loads(tdmrep)
+    except (ValueError, UnicodeDecodeError):
+        return None
+    if not isinstance(entries, list):
+        return None
+    for entry in entries:
+        if not isinstance(entry, dict) or not isinstance(entry.get("location"), str):
+            continue
+        # Locations use robots.txt path patterns (`*`, a final `$`).
+        if Rule(False, normalize_path(entry["location"]), 0, "").matches(path):
+            return entry["location"] if str(entry.get("tdm-reservation")) == "1" else None
+    return None
+
+
+@dataclass
+class _Host:
+    """What the stage knows of one host: its capture, where it came from, its parsed rules."""
+
+    capture: Capture | None
+    snapshot: str | None
+    rules: RobotsTxt | None
+    # For each group that governs some configured agents: those agents, and the group's rules
+    # ranked for a first-match answer (see RobotsTxt.ranked).
+    groups: list[tuple[list[str], list[tuple[Rule, Callable[[str], bool]]]]]
+
+
+def blocking(host: _Host, path: str) -> list[tuple[list[str], Rule]]:
+    """The configured agents that may not fetch `path` on this host, per group, each with the
+    rule that refuses them. The hot loop of the stage: RobotsTxt.deciding_rule, inlined."""
+    blocked: list[tuple[list[str], Rule]] = []
+    if path == ROBOTS_PATH:
+        return blocked
+    for agents, ranked in host.groups:
+        for rule, match in ranked:
+            if match(path):
+                if not rule.allow:
+                    blocked.append((agents, rule))
+                break
+    return blocked
+
+
 @dataclass
 class OptOut(Stage):
     name: ClassVar[str] = "opt_out"
-    version: ClassVar[str] = "1"
+    version: ClassVar[str] = "2"
+    path_params: ClassVar[tuple[str, ...]] = ("snapshots",)
     columns: ClassVar[dict[str, pa.DataType]] = {
+        "optout_signal": pa.string(),
         "robots_status": pa.int16(),
         "robots_blocked_agents": pa.int16(),
+        "robots_agents": pa.string(),
+        "robots_rule": pa.string(),
+        "robots_line": pa.int32(),
+        "robots_snapshot": pa.string(),
+        "robots_sha256": pa.string(),
+        "robots_captured": pa.string(),
     }
 
     agents: list[str] = field(default_factory=lambda: list(APERTUS_AGENTS))
+    # Snapshot folders from `heed robots build`, first match wins; then, if crawl_captures,
+    # the crawl's own robots.txt captures (built once by the driver under OUT/robots/).
+    snapshots: list[str] = field(default_factory=list)
+    crawl_captures: bool = True
+    # RFC 9309: robots.txt unavailable (3xx, 4xx) allows all; 5xx or unreachable disallows all.
+    unavailable: str = "allow"
+    unreachable: str = "disallow"
     tdm_reservation: bool = True
+    tdmrep_json: bool = True
     noai: bool = True
 
-    def setup(self, context: RunContext) -> None:
-        key = (context.crawl_root, context.crawl)
-        if key not in _CAPTURES:
-            _CAPTURES[key] = load_captures(context.crawl_root, context.crawl)
-        self._captures = _CAPTURES[key]
-        self._parsed: dict[str, Protego] = {}
+    def __post_init__(self) -> None:
+        for key in ("unavailable", "unreachable"):
+            if getattr(self, key) not in ("allow", "disallow"):
+                raise ValueError(f"{key} = {getattr(self, key)!r}; valid: allow, disallow")
+        if not self.agents:
+            raise ValueError("agents must name at least one user agent")
 
-    def _robots(self, doc: Document) -> None:
-        capture = self._captures.get(doc.host)
+    def _snapshot_paths(self, context: RunContext) -> list[Path]:
+        paths = [Path(p) for p in self.snapshots]
+        return [*paths, crawl_snapshot_path(context)] if self.crawl_captures else paths
+
+    def prepare(self, context: RunContext) -> None:
+        self._paths = self._snapshot_paths(context)
+        if not self.crawl_captures:
+            return
+        path = crawl_snapshot_path(context)
+        if not (path / "snapshot.json").is_file():
+            log.info("building the robots snapshot of %s's captures in %s", context.crawl, path)
+            build_snapshot(
+                path,
+                captures_from_crawl(context.crawl_root, context.crawl),
+                [f"crawl:{context.crawl}"],
+            )
+
+    def assets(self) -> dict[str, str]:
+        """The snapshots consulted, in order, by their sources -> snapshot id."""
+        snapshots = [Snapshot(path) for path in getattr(self, "_paths", [])]
+        return {f"robots snapshot of {', '.join(s.meta['sources'])}": s.id for s in snapshots}
+
+    def setup(self, context: RunContext) -> None:
+        self._snapshots = [Snapshot(p) for p in self._snapshot_paths(context)]
+        self._hosts: OrderedDict[str, _Host] = OrderedDict()
+
+    def _load(self, hosts: set[str]) -> None:
+        missing = {h for h in hosts if h not in self._hosts}
+        for snapshot in self._snapshots:
+            if not missing:
+                break
+            for host, capture in snapshot.lookup(missing).items():
+                rules = (
+                    RobotsTxt.parse(capture.body)
+                    if status_verdict(capture.status) is None
+                    else None
+                )
+                governed: dict[str, list[str]] = {}
+                for agent in self.agents:
+                    key = rules.group_for(agent) if rules else None
+                    if key is not None:  # no group at all: that agent is allowed
+                        governed.setdefault(key, []).append(agent)
+                groups = [(agents, rules.ranked(key)) for key, agents in governed.items()]
+                self._hosts[host] = _Host(capture, snapshot.id, rules, groups)
+                missing.discard(host)
+        for host in missing:
+            self._hosts[host] = _Host(None, None, None, [])
+        while len(self._hosts) > CACHE_HOSTS:
+            self._hosts.popitem(last=False)
+
+    def _status_allows(self, status: int | None) -> Verdict | None:
+        verdict = status_verdict(status)
+        if verdict is None:
+            return None
+        setting = self.unreachable if (status is None or status >= 500) else self.unavailable
+        return Verdict(setting == "allow", reason=verdict.reason)
+
+    def _robots(self, doc: Document, host: _Host) -> None:
+        capture = host.capture
         if capture is None:
             return
-        doc.scores["robots_status"] = capture.status
-        where = f"{capture.url} (HTTP {capture.status}, captured {capture.date})"
-        if 500 <= capture.status < 600:
-            doc.drop(self.name, "robots_unavailable", f"{where}: 5xx means disallow all")
+        scores = doc.scores
+        scores["robots_status"] = capture.status
+        scores["robots_snapshot"] = host.snapshot
+        scores["robots_sha256"] = capture.sha256
+        scores["robots_captured"] = capture.capture_time
+        if host.rules is None:
+            verdict = self._status_allows(capture.status)
+            if verdict is not None and not verdict.allowed:
+                scores["optout_signal"] = "robots_status"
+                doc.drop(self.name, "robots_unavailable", f"{self._where(host)}: {verdict.reason}")
             return
-        if not 200 <= capture.status < 300:
-            return
-        if doc.host not in self._parsed:
-            self._parsed[doc.host] = parse_robots(capture.body)
-        rules = self._parsed[doc.host]
-        blocked = [agent for agent in self.agents if not rules.can_fetch(doc.url, agent)]
-        doc.scores["robots_blocked_agents"] = len(blocked)
+        blocked = blocking(host, url_path(doc.url))
+        agents = [agent for group_agents, _ in blocked for agent in group_agents]
+        scores["robots_blocked_agents"] = len(agents)
         if blocked:
-            doc.drop(self.name, "robots_disallow", f"{where} disallows {', '.join(blocked)}")
+            first = blocked[0][1]
+            scores.update(
+                optout_signal="robots",
+                robots_agents=",".join(agents),
+                robots_rule=first.text,
+                robots_line=first.line,
+            )
+            evidence = "; ".join(
+                f"{', '.join(group_agents)} by '{rule.text}' (line {rule.line})"
+                for group_agents, rule in blocked
+            )
+            doc.drop(self.name, "robots_disallow", f"{self._where(host)}: blocks {evidence}")
+
+    @staticmethod
+    def _where(host: _Host) -> str:
+        capture = host.capture
+        return (
+            f"{capture.scheme}://{capture.host}/robots.txt (HTTP {capture.status}, captured "
+            f"{capture.capture_time}, sha256 {capture.sha256[:12]}, snapshot {host.snapshot})"
+        )
 
     def process(self, docs: list[Document]) -> None:
+        self._load({doc.host for doc in docs})
         for doc in docs:
-            self._robots(doc)
+            host = self._hosts[doc.host]
+            self._robots(doc, host)
             if not doc.alive:
                 continue
             headers = doc.http_headers
             if self.tdm_reservation and headers.get("tdm-reservation", "").strip() == "1":
+                doc.scores["optout_signal"] = "tdm_header"
                 doc.drop(self.name, "tdm_reservation", "HTTP header tdm-reservation: 1")
                 continue
             if self.noai and _noai(headers.get("x-robots-tag", "")):
+                doc.scores["optout_signal"] = "noai_header"
                 doc.drop(self.name, "noai", f"HTTP header X-Robots-Tag: {headers['x-robots-tag']}")
                 continue
+            tdmrep = host.capture.tdmrep if host.capture else None
+            if self.tdmrep_json and tdmrep:
+                location = _tdmrep_reserved(tdmrep, url_path(doc.url))
+                if location is not None:
+                    doc.scores["optout_signal"] = "tdmrep_json"
+                    doc.drop(
+                        self.name,
+                        "tdm_reservation",
+                        f"/.well-known/tdmrep.json of {doc.host} reserves {location!r} "
+                        f"(snapshot {host.snapshot})",
+                    )
+                    continue
             if "html" not in doc.content_type:
                 continue
             meta = _meta_tags(doc.payload)
             if self.tdm_reservation and meta.get("tdm-reservation", "").strip() == "1":
+                doc.scores["optout_signal"] = "tdm_meta"
                 doc.drop(self.name, "tdm_reservation", '<meta name="tdm-reservation" content="1">')
             elif self.noai and _noai(meta.get("robots", "")):
+                doc.scores["optout_signal"] = "noai_meta"
                 doc.drop(self.name, "noai", f'<meta name="robots" content="{meta["robots"]}">')

@@ -1,73 +1,263 @@
-"""robots.txt: the crawl's own captures, and the question "may this agent fetch this URL?".
+"""robots.txt by RFC 9309, read as Google reads it, with the rule that decided each answer.
 
-Common Crawl captures robots.txt for every host it crawls (`robotstxt.paths.gz`), so a crawl's
-captures judge its pages without live fetching. Status handling follows RFC 9309: a 4xx capture
-allows everything, a 5xx capture disallows everything, no capture allows everything.
+* Groups: one or more `user-agent` lines, then rules. Groups for the same agent merge; rules
+  before any user-agent line are ignored; blank lines and other directives end nothing.
+* The crawler is matched by its product token (`CCBot` for `CCBot/2.0`), case-insensitively;
+  a group naming it replaces `*` entirely; no group at all allows everything.
+* The longest matching path pattern wins; an allow wins a tie; `*` matches any run of
+  characters and a final `$` anchors the end; percent-encoded and plain forms compare equal.
+* Only the first 500 KiB are read; `/robots.txt` itself is always allowed.
+* The fetch status decides before the body: 2xx parse; 3xx (redirects that could not be
+  followed) and 4xx mean "unavailable", allow all; 5xx and unreachable (None) disallow all.
 """
 
 from __future__ import annotations
 
-import logging
+import re
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import lru_cache
+from urllib.parse import urlsplit
 
-from fastwarc.warc import ArchiveIterator, WarcRecordType
-from protego import Protego
-
-from curation.crawl import ROBOTS_LISTING, open_input, read_listing
-from curation.warc import host_of
-
-log = logging.getLogger(__name__)
-
-# RFC 9309 2.5: crawlers may stop reading after 500 KiB.
+# RFC 9309 2.5: parse at least 500 KiB; what lies beyond is ignored.
 MAX_ROBOTS_BYTES = 500 * 1024
+ROBOTS_PATH = "/robots.txt"
+RULE_KEYS = ("allow", "disallow")
+KNOWN_KEYS = ("user-agent", *RULE_KEYS, "sitemap", "crawl-delay", "host", "noindex")
+
+_LINES = re.compile(r"\r\n|\r|\n")
+_UNRESERVED = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
+_PERCENT = re.compile(r"%([0-9A-Fa-f]{2})")
+_COMPATIBLE = re.compile(r"compatible;\s*([A-Za-z0-9_-]+)", re.IGNORECASE)
 
 
-def _decode(robots_txt: str | bytes) -> str:
-    if isinstance(robots_txt, bytes):
-        robots_txt = robots_txt[:MAX_ROBOTS_BYTES].decode("utf-8", errors="replace")
-    return robots_txt.removeprefix("\ufeff")
+def _decode_hex(match: re.Match[str]) -> str:
+    char = chr(int(match.group(1), 16))
+    return char if char in _UNRESERVED else f"%{match.group(1).upper()}"
 
 
-def parse_robots(robots_txt: str | bytes) -> Protego:
-    return Protego.parse(_decode(robots_txt))
+@lru_cache(maxsize=65536)
+def normalize_path(path: str) -> str:
+    """One spelling for equivalent paths: non-ASCII as UTF-8 percent-escapes with upper-case
+    hex, escapes of unreserved characters decoded. `%2F` stays distinct from `/`."""
+    if path.isascii() and "%" not in path:
+        return path
+    encoded = "".join(
+        c if c.isascii() else "".join(f"%{b:02X}" for b in c.encode("utf-8")) for c in path
+    )
+    return _PERCENT.sub(_decode_hex, encoded)
 
 
-def is_allowed(robots_txt: str | bytes, user_agent: str, url: str) -> bool:
-    """Whether `user_agent` may fetch `url` under this robots.txt body."""
-    return bool(parse_robots(robots_txt).can_fetch(url, user_agent))
+def product_token(user_agent: str) -> str:
+    """The token a crawler is matched by: `ccbot` for `CCBot/2.0`, `claudebot` for
+    `Mozilla/5.0 (compatible; ClaudeBot/1.0; ...)`."""
+    found = _COMPATIBLE.search(user_agent)
+    if found:
+        return found.group(1).lower()
+    token = re.split(r"[/\s]", user_agent.strip(), maxsplit=1)[0]
+    # Google reads a trailing wildcard on an agent line ("googlebot*") as the plain token.
+    return token.rstrip("*").lower() or token.lower()
 
 
 @dataclass(frozen=True)
-class Capture:
-    """One host's robots.txt as the crawler saw it."""
+class Rule:
+    allow: bool
+    pattern: str  # normalized path pattern
+    line: int  # 1-based line in the file
+    text: str  # the line as written, comment removed
 
-    url: str
-    status: int
-    date: str
-    body: bytes
+    @property
+    def specificity(self) -> int:
+        return len(self.pattern.encode("utf-8"))
+
+    def matches(self, path: str) -> bool:
+        return _matcher(self.pattern)(path)
 
 
-def load_captures(crawl_root: str, crawl: str) -> dict[str, Capture]:
-    """host -> its robots.txt capture, from every WARC in the crawl's robotstxt.paths.gz.
+@lru_cache(maxsize=65536)
+def _matcher(pattern: str) -> Callable[[str], bool]:
+    """A predicate for one pattern. Plain prefixes use startswith; wildcards are matched
+    piece by piece with str.find, never by a backtracking regex: a hostile rule such as
+    `/*a*a*a*a*b` must not stall a shard."""
+    anchored = pattern.endswith("$")
+    body = pattern[:-1] if anchored else pattern
+    if "*" not in body:
+        return body.__eq__ if anchored else lambda path: path.startswith(body)
+    first, *middle, last = body.split("*")
 
-    Where a host was captured more than once the latest capture wins (ties: the later record).
-    """
-    captures: dict[str, Capture] = {}
-    for path in read_listing(crawl_root, crawl, ROBOTS_LISTING):
-        with open_input(crawl_root, path) as stream:
-            for record in ArchiveIterator(
-                stream, record_types=WarcRecordType.response, parse_http=False, fsspec_args=False
-            ):
-                url = record.headers.get("WARC-Target-URI", "") or ""
-                try:
-                    record.parse_http()
-                    status = int(record.http_headers.status_code or 0)
-                    body = record.reader.read(MAX_ROBOTS_BYTES)
-                except (OSError, ValueError) as exc:
-                    log.warning("%s: unreadable robots.txt capture for %s: %s", path, url, exc)
-                    continue
-                capture = Capture(url, status, record.headers.get("WARC-Date", "") or "", body)
-                host = host_of(url)
-                if host not in captures or capture.date >= captures[host].date:
-                    captures[host] = capture
-    return captures
+    def match(path: str) -> bool:
+        if not path.startswith(first):
+            return False
+        at = len(first)
+        for piece in middle:
+            # The leftmost place of each piece leaves the most room for the rest.
+            found = path.find(piece, at)
+            if found < 0:
+                return False
+            at = found + len(piece)
+        if anchored:
+            return len(path) - len(last) >= at and path.endswith(last)
+        return path.find(last, at) >= 0
+
+    return match
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """An answer and its evidence: the rule and line that decided, and the group used."""
+
+    allowed: bool
+    rule: str | None = None
+    line: int | None = None
+    group: str | None = None
+    reason: str = ""  # when no rule decided: "no group", "no matching rule", "status 503", ...
+
+
+def _key_value(line: str) -> tuple[str, str] | None:
+    if ":" in line:
+        key, value = line.split(":", 1)
+        return key.strip().lower(), value.strip()
+    # Google accepts a missing colon ("Disallow /tmp") for the directives it knows.
+    parts = line.split(None, 1)
+    if len(parts) == 2 and parts[0].lower() in KNOWN_KEYS:
+        return parts[0].lower(), parts[1].strip()
+    return None
+
+
+def _text(robots_txt: str | bytes) -> str:
+    data = robots_txt.encode("utf-8") if isinstance(robots_txt, str) else robots_txt
+    text = data[:MAX_ROBOTS_BYTES].decode("utf-8", errors="replace")
+    if len(data) > MAX_ROBOTS_BYTES and "\n" in text:
+        # A line cut at the limit is incomplete: drop it rather than read half a rule.
+        text = text[: text.rfind("\n")]
+    return text.removeprefix("\ufeff")
+
+
+class RobotsTxt:
+    """A parsed robots.txt: rules per agent token, merged across the file."""
+
+    def __init__(self, groups: dict[str, tuple[Rule, ...]]) -> None:
+        self.groups = groups
+        self._ranks: dict[str, list[tuple[Rule, Callable[[str], bool]]]] = {}
+
+    @classmethod
+    def parse(cls, robots_txt: str | bytes) -> RobotsTxt:
+        groups: dict[str, list[Rule]] = {}
+        agents: list[str] = []
+        in_rules = False
+        for number, raw in enumerate(_LINES.split(_text(robots_txt)), start=1):
+            line = raw.split("#", 1)[0].strip()
+            parsed = _key_value(line) if line else None
+            if parsed is None:
+                continue
+            key, value = parsed
+            if key == "user-agent":
+                if in_rules:
+                    agents, in_rules = [], False
+                token = "*" if value.strip() == "*" else product_token(value)
+                if token:
+                    agents.append(token)
+                    groups.setdefault(token, [])
+            elif key in RULE_KEYS:
+                in_rules = True
+                if not agents or not value:
+                    continue  # a rule outside any group, or an empty rule: matches nothing
+                rule = Rule(key == "allow", normalize_path(value), number, line)
+                for agent in agents:
+                    groups[agent].append(rule)
+        return cls({agent: tuple(rules) for agent, rules in groups.items()})
+
+    def group_for(self, user_agent: str) -> str | None:
+        """The group key that applies to this crawler: its own, else `*`, else none."""
+        token = product_token(user_agent) if user_agent != "*" else "*"
+        if token in self.groups:
+            return token
+        return "*" if "*" in self.groups else None
+
+    def check_group(self, group: str | None, path: str) -> Verdict:
+        """The verdict of one group on a normalized path (with query)."""
+        if group is None:
+            return Verdict(True, reason="no group for this agent")
+        if path == ROBOTS_PATH:
+            return Verdict(True, group=group, reason="/robots.txt is always allowed")
+        rule = self.deciding_rule(group, path)
+        if rule is None:
+            return Verdict(True, group=group, reason="no matching rule")
+        return Verdict(rule.allow, rule.text, rule.line, group)
+
+    def deciding_rule(self, group: str, path: str) -> Rule | None:
+        """The rule that decides `path` for a group (None: no rule matches, allowed). The hot
+        path of the opt-out stage: no Verdict is built."""
+        if path == ROBOTS_PATH:
+            return None
+        for rule, match in self.ranked(group):
+            if match(path):
+                return rule
+        return None
+
+    def ranked(self, group: str) -> list[tuple[Rule, Callable[[str], bool]]]:
+        """The group's rules, most specific first and allow before disallow at equal length,
+        each with its compiled matcher: the first rule that matches is the answer."""
+        if group not in self._ranks:
+            rules = sorted(self.groups[group], key=lambda r: (-r.specificity, not r.allow, r.line))
+            self._ranks[group] = [(rule, _matcher(rule.pattern)) for rule in rules]
+        return self._ranks[group]
+
+    def check(self, user_agent: str, url: str) -> Verdict:
+        return self.check_group(self.group_for(user_agent), url_path(url))
+
+
+def url_path(url: str) -> str:
+    """The part of a URL robots rules match: path and query, normalized; no fragment. A
+    literal `*` or `$` in the URL is percent-encoded (RFC 9309 2.2.3): in a rule those are
+    wildcards, and only a rule's `%2A` / `%24` matches them."""
+    return _escape_specials(_url_path(url))
+
+
+def _escape_specials(path: str) -> str:
+    if "*" in path or "$" in path:
+        return path.replace("*", "%2A").replace("$", "%24")
+    return path
+
+
+def _url_path(url: str) -> str:
+    scheme_end = url.find("://")
+    if scheme_end > 0:
+        # The fast, common case: scheme://authority/path?query#fragment.
+        start = url.find("/", scheme_end + 3)
+        cut = [i for i in (url.find("?", scheme_end + 3), url.find("#", scheme_end + 3)) if i >= 0]
+        if start < 0 or (cut and min(cut) < start):
+            start = min(cut) if cut else len(url)  # no path: "/" plus any query
+            rest = url[start:].split("#", 1)[0]
+            return normalize_path("/" + rest if rest else "/")
+        return normalize_path(url[start:].split("#", 1)[0])
+    parts = urlsplit(url)
+    path = parts.path or "/"
+    if parts.query:
+        path = f"{path}?{parts.query}"
+    return normalize_path(path)
+
+
+def status_verdict(status: int | None) -> Verdict | None:
+    """The answer a fetch status gives before any body is read, or None for 2xx (parse it)."""
+    if status is None:
+        return Verdict(False, reason="robots.txt unreachable: disallow all")
+    if 200 <= status < 300:
+        return None
+    if status >= 500:
+        return Verdict(False, reason=f"robots.txt answered {status}: disallow all")
+    return Verdict(True, reason=f"robots.txt answered {status}: unavailable, allow all")
+
+
+def explain(
+    robots_txt: str | bytes, user_agent: str, url: str, *, status: int | None = 200
+) -> Verdict:
+    """Whether `user_agent` may fetch `url`, and the rule (with its line) that decided."""
+    return status_verdict(status) or RobotsTxt.parse(robots_txt).check(user_agent, url)
+
+
+def is_allowed(
+    robots_txt: str | bytes, user_agent: str, url: str, *, status: int | None = 200
+) -> bool:
+    """Whether `user_agent` may fetch `url` under this robots.txt (fetched with `status`)."""
+    return explain(robots_txt, user_agent, url, status=status).allowed

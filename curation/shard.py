@@ -48,11 +48,11 @@ class _HashingReader:
             pass
 
 
-def stages_for(config: PipelineConfig) -> list[Stage]:
-    key = repr(config)
+def stages_for(config: PipelineConfig, out: Path) -> list[Stage]:
+    key = f"{config!r}|{out}"
     if key not in _STAGES:
         stages = config.build_stages()
-        context = RunContext(config.crawl_root, config.crawl)
+        context = RunContext(config.crawl_root, config.crawl, str(out))
         for stage in stages:
             stage.setup(context)
         _STAGES[key] = stages
@@ -82,7 +82,7 @@ def process_shard(
     done = read_marker(out, shard.part)
     if done is not None:
         return {**done, "skipped": True}
-    stages = stages_for(config)
+    stages = stages_for(config, out)
     writer = ShardWriter(out, shard.part, score_columns(stages))
     counts: Counter[str] = Counter()
     tokens = 0

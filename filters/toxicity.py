@@ -109,6 +109,7 @@ class ToxicityFilter(Filter):
     name: ClassVar[str] = "toxicity"
     version: ClassVar[str] = "1"
     columns: ClassVar[dict[str, pa.DataType]] = {"toxicity_score": pa.float64()}
+    path_params: ClassVar[tuple[str, ...]] = ("wordlists",)
 
     threshold: float = 0.05
     thresholds: dict[str, float] = field(default_factory=dict)  # per-language overrides

@@ -68,8 +68,8 @@ def test_is_allowed(agent: str, url: str, allowed: bool) -> None:
 
 
 def test_opt_out_reads_headers_and_meta_in_any_attribute_order() -> None:
-    stage = OptOut()
-    stage._captures, stage._parsed = {}, {}
+    stage = OptOut(crawl_captures=False)
+    stage.setup(CONTEXT)
     html = {"content-type": "text/html"}
     docs = [
         doc(http_headers={**html, "tdm-reservation": "1"}),

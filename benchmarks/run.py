@@ -1,0 +1,62 @@
+"""`make bench`: run every benchmark script and write benchmarks/RESULTS.md with the machine,
+the date and the commit beside each result."""
+
+from __future__ import annotations
+
+import os
+import platform
+import subprocess
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+# script -> what it measures; each prints its own figures.
+BENCHMARKS = {
+    "robots_bench.py": "Opt-out: URL decisions per second per core, memory per task "
+    "(100,000 synthetic hosts)",
+}
+
+
+def machine() -> str:
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    return f"{cpu}, {os.cpu_count()} cores, {memory:.0f} GiB, Python {platform.python_version()}"
+
+
+def main() -> int:
+    commit = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=HERE
+    ).stdout.strip()
+    lines = [
+        "# Benchmark results",
+        "",
+        f"Machine: {machine()}  ",
+        f"Date: {datetime.now(UTC):%Y-%m-%d %H:%M} UTC  ",
+        f"Commit: {commit or 'unknown'}",
+        "",
+        "Written by `make bench` (benchmarks/run.py); rerun to refresh.",
+    ]
+    status = 0
+    for script, title in BENCHMARKS.items():
+        print(f"== {script}", flush=True)
+        proc = subprocess.run(
+            [sys.executable, str(HERE / script)], capture_output=True, text=True
+        )
+        print(proc.stdout, proc.stderr[-2000:] if proc.returncode else "", sep="", flush=True)
+        status |= proc.returncode
+        lines += ["", f"## {title}", "", f"`python benchmarks/{script}`", "", "```"]
+        lines += [proc.stdout.rstrip() or f"failed with exit status {proc.returncode}", "```"]
+    (HERE / "RESULTS.md").write_text("\n".join(lines) + "\n")
+    return status
+
+
+if __name__ == "__main__":
+    sys.exit(main())

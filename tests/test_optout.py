@@ -1,0 +1,184 @@
+"""Opt-out at crawl scale: snapshots (from the crawl, from a folder), and evidence for every
+removal."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+from conftest import CRAWL, SAMPLE_ROOT, output_files, run_heed
+
+import curation.snapshot as snapshot_module
+from curation.robots import explain
+from curation.snapshot import Snapshot, bucket_of, build_snapshot, captures_from_crawl
+
+
+@pytest.fixture(scope="module")
+def crawl_snapshot(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("snap") / "crawl"
+    run_heed(
+        "robots",
+        "build",
+        "--from-crawl",
+        CRAWL,
+        "--crawl-root",
+        str(SAMPLE_ROOT),
+        "--out",
+        str(out),
+        "--buckets",
+        "8",
+    )
+    return out
+
+
+def test_crawl_snapshot_holds_the_latest_capture_of_every_host(crawl_snapshot: Path) -> None:
+    captures = list(captures_from_crawl(str(SAMPLE_ROOT), CRAWL))
+    latest: dict[str, object] = {}
+    for c in captures:  # later of two equal times wins, as the snapshot promises
+        if c.host not in latest or c.capture_time >= latest[c.host].capture_time:
+            latest[c.host] = c
+    snap = Snapshot(crawl_snapshot)
+    meta = json.loads((crawl_snapshot / "snapshot.json").read_text())
+    assert meta["hosts"] == len(latest) > 100 and meta["buckets"] == 8
+    found = snap.lookup(latest)
+    assert found == latest
+    for part in sorted(crawl_snapshot.glob("part-*.parquet")):
+        hosts = pq.read_table(part, columns=["host"]).column("host").to_pylist()
+        assert hosts == sorted(hosts)
+        assert {bucket_of(h, 8) for h in hosts} <= {int(part.stem.split("-")[1])}
+
+
+def test_snapshots_are_deterministic(crawl_snapshot: Path, tmp_path: Path) -> None:
+    again = tmp_path / "again"
+    build_snapshot(
+        again, captures_from_crawl(str(SAMPLE_ROOT), CRAWL), [f"crawl:{CRAWL}"], buckets=8
+    )
+    assert output_files(again) == output_files(crawl_snapshot)
+
+
+def test_lookup_reads_only_the_buckets_of_the_hosts_asked(crawl_snapshot, monkeypatch) -> None:
+    snap = Snapshot(crawl_snapshot)
+    hosts = sorted(
+        snap.lookup(
+            pq.read_table(crawl_snapshot / "part-0003.parquet").column("host").to_pylist()[:3]
+        )
+    )
+    read = []
+    real = snapshot_module.pq.read_table
+    monkeypatch.setattr(
+        snapshot_module.pq, "read_table", lambda p, **kw: read.append(p) or real(p, **kw)
+    )
+    assert sorted(snap.lookup(hosts)) == hosts
+    assert [Path(p).name for p in read] == ["part-0003.parquet"]
+
+
+def test_a_spilling_build_gives_the_same_snapshot(crawl_snapshot, tmp_path, monkeypatch) -> None:
+    monkeypatch.setattr(snapshot_module, "SPILL_BYTES", 50_000)
+    spilled = tmp_path / "spilled"
+    build_snapshot(
+        spilled, captures_from_crawl(str(SAMPLE_ROOT), CRAWL), [f"crawl:{CRAWL}"], buckets=8
+    )
+    assert output_files(spilled) == output_files(crawl_snapshot)
+
+
+def test_every_removal_carries_its_evidence(local_run: Path) -> None:
+    rows = [
+        r
+        for p in sorted((local_run / "audit").glob("part-*.parquet"))
+        for r in pq.read_table(p).to_pylist()
+        if r["stage"] == "opt_out"
+    ]
+    assert len(rows) > 500
+    snap = Snapshot(local_run / "robots" / CRAWL)
+    bodies = {h: c for h, c in snap.lookup({r["host"] for r in rows}).items()}
+    for row in rows:
+        assert row["optout_signal"], row["url"]
+        if row["optout_signal"] not in ("robots", "robots_status"):
+            continue
+        capture = bodies[row["host"]]
+        assert row["robots_snapshot"] == snap.id
+        assert row["robots_sha256"] == capture.sha256
+        assert row["robots_captured"] == capture.capture_time
+        assert capture.sha256[:12] in row["detail"] and snap.id in row["detail"]
+        if row["optout_signal"] == "robots_status":
+            assert capture.status >= 500
+            continue
+        # The rule named is the line at that number in the very file that was judged.
+        lines = capture.body.decode("utf-8", "replace").splitlines()
+        assert lines[row["robots_line"] - 1].split("#")[0].strip() == row["robots_rule"]
+        for agent in row["robots_agents"].split(","):
+            verdict = explain(capture.body, agent, row["url"])
+            assert not verdict.allowed and verdict.line is not None, (agent, row["url"])
+
+
+@pytest.fixture(scope="module")
+def folder_snapshot(tmp_path_factory, truth) -> tuple[Path, str, str]:
+    """A folder of robots files, as a user would keep a January 2025 capture: one host that the
+    crawl's capture allowed now blocks GPTBot, another reserves TDM in tdmrep.json."""
+    allowed = sorted(
+        {
+            t["host"]
+            for t in truth
+            if t["robots_category"] == "allow_all" and not t["tdm_reservation"] and not t["noai"]
+        }
+    )
+    blocker, reserver = allowed[0], allowed[1]
+    folder = tmp_path_factory.mktemp("robots-dir")
+    (folder / blocker).mkdir()
+    (folder / blocker / "robots.txt").write_text(
+        "# January 2025\nUser-agent: *\nAllow: /\n\nUser-agent: GPTBot\nDisallow: /\n"
+    )
+    (folder / reserver / ".well-known").mkdir(parents=True)
+    (folder / reserver / "robots.txt").write_text("User-agent: *\nDisallow:\n")
+    (folder / reserver / ".well-known" / "tdmrep.json").write_text(
+        json.dumps([{"location": "/*", "tdm-reservation": 1, "tdm-policy": "https://x/p"}])
+    )
+    out = tmp_path_factory.mktemp("snap") / "dir"
+    run_heed(
+        "robots",
+        "build",
+        "--from-dir",
+        str(folder),
+        "--out",
+        str(out),
+        "--captured-at",
+        "2025-01-15T00:00:00Z",
+    )
+    return out, blocker, reserver
+
+
+def test_a_folder_snapshot_overrides_the_crawl_captures(folder_snapshot, truth, tmp_path) -> None:
+    snap_dir, blocker, reserver = folder_snapshot
+    config = tmp_path / "c.toml"
+    config.write_text(
+        f'name = "t"\ncrawl_root = "{SAMPLE_ROOT}"\ncrawl = "{CRAWL}"\n'
+        'stages = ["opt_out"]\n[stage.opt_out]\n'
+        f'snapshots = ["{snap_dir}"]\n'
+    )
+    out = tmp_path / "out"
+    run_heed("corpus", str(config), "--executor", "local", "--out", str(out))
+    rows = {
+        r["url"]: r
+        for p in sorted((out / "audit").glob("part-*.parquet"))
+        for r in pq.read_table(p).to_pylist()
+    }
+    snap_id = Snapshot(snap_dir).id
+    blocked = [t for t in truth if t["host"] == blocker]
+    reserved = [t for t in truth if t["host"] == reserver]
+    assert blocked and reserved
+    for t in blocked:
+        row = rows[t["url"]]
+        assert (row["reason"], row["optout_signal"]) == ("robots_disallow", "robots"), t["url"]
+        assert row["robots_agents"] == "GPTBot"
+        assert (row["robots_rule"], row["robots_line"]) == ("Disallow: /", 6)
+        assert row["robots_snapshot"] == snap_id
+        assert row["robots_captured"] == "2025-01-15T00:00:00Z"
+    for t in reserved:
+        row = rows[t["url"]]
+        assert (row["reason"], row["optout_signal"]) == ("tdm_reservation", "tdmrep_json")
+        assert "tdmrep.json" in row["detail"]
+    # Hosts the folder does not hold are still judged by the crawl's own captures.
+    others = [t for t in truth if t["robots_blocked_agents"] and t["kind"] != "corrupt"]
+    assert all(rows[t["url"]]["stage"] == "opt_out" for t in others)
