@@ -47,9 +47,7 @@ def main() -> int:
     status = 0
     for script, title in BENCHMARKS.items():
         print(f"== {script}", flush=True)
-        proc = subprocess.run(
-            [sys.executable, str(HERE / script)], capture_output=True, text=True
-        )
+        proc = subprocess.run([sys.executable, str(HERE / script)], capture_output=True, text=True)
         print(proc.stdout, proc.stderr[-2000:] if proc.returncode else "", sep="", flush=True)
         status |= proc.returncode
         lines += ["", f"## {title}", "", f"`python benchmarks/{script}`", "", "```"]

@@ -143,9 +143,18 @@ def cmd_robots_build(args: argparse.Namespace) -> int:
 
         if hosts is None:
             raise ConfigError("--live needs --hosts FILE: the hosts to fetch robots.txt from")
-        results = fetch_many(sorted(hosts), allow_private=args.allow_private)
+        results = fetch_many(
+            sorted(hosts), allow_private=args.allow_private, scheme=args.scheme, port=args.port
+        )
         captures = (
-            Capture.of(r.host, r.scheme, r.status, r.fetched_at, r.body, f"live:{r.url}")
+            Capture.of(
+                r.host,
+                r.scheme,
+                r.status,
+                r.fetched_at,
+                r.body,
+                f"live:{r.url}" + (f" ({r.error})" if r.error else ""),
+            )
             for r in results
         )
         sources = ["live"]
@@ -263,6 +272,8 @@ def parser() -> argparse.ArgumentParser:
     build.add_argument("--hosts", help="a file of hosts to cover, one per line")
     build.add_argument("--captured-at", help="capture time for --from-dir (default: mtime)")
     build.add_argument("--buckets", type=int, default=64, help="host-hash partitions")
+    build.add_argument("--scheme", default="https", choices=("https", "http"), help="for --live")
+    build.add_argument("--port", type=int, help="for --live (default: the scheme's)")
     build.add_argument(
         "--allow-private",
         action="store_true",

@@ -37,7 +37,14 @@ from curation.robots import (
     status_verdict,
     url_path,
 )
-from curation.snapshot import Capture, Snapshot, build_snapshot, captures_from_crawl
+from curation.snapshot import (
+    Capture,
+    Snapshot,
+    build_snapshot,
+    captures_from_crawl,
+    captures_from_dir,
+    folder_digest,
+)
 from curation.stage import RunContext, Stage
 
 log = logging.getLogger(__name__)
@@ -70,7 +77,12 @@ _ATTR = re.compile(rb"""([a-z-]+)\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s"'>]+))""", 
 
 def crawl_snapshot_path(context: RunContext) -> Path:
     """Where the driver builds the snapshot of the crawl's own robots.txt captures."""
-    return Path(context.out) / "robots" / context.crawl
+    return Path(context.out) / "robots" / f"crawl-{context.crawl}"
+
+
+def dir_snapshot_path(context: RunContext, folder: str) -> Path:
+    """Where the driver builds the snapshot of a folder of robots.txt files."""
+    return Path(context.out) / "robots" / f"dir-{Path(folder).name}"
 
 
 def _meta_tags(payload: bytes) -> dict[str, str]:
@@ -115,6 +127,12 @@ def _tdmrep_reserved(tdmrep: bytes, path: str) -> str | None:
     return None
 
 
+def _built_from(path: Path) -> list[str] | None:
+    """The sources of the snapshot at `path`, or None if there is none yet."""
+    meta = path / "snapshot.json"
+    return json.loads(meta.read_text())["sources"] if meta.is_file() else None
+
+
 @dataclass
 class _Host:
     """What the stage knows of one host: its capture, where it came from, its parsed rules."""
@@ -146,7 +164,7 @@ def blocking(host: _Host, path: str) -> list[tuple[list[str], Rule]]:
 class OptOut(Stage):
     name: ClassVar[str] = "opt_out"
     version: ClassVar[str] = "2"
-    path_params: ClassVar[tuple[str, ...]] = ("snapshots",)
+    path_params: ClassVar[tuple[str, ...]] = ("snapshots", "robots_dirs")
     columns: ClassVar[dict[str, pa.DataType]] = {
         "optout_signal": pa.string(),
         "robots_status": pa.int16(),
@@ -160,9 +178,11 @@ class OptOut(Stage):
     }
 
     agents: list[str] = field(default_factory=lambda: list(APERTUS_AGENTS))
-    # Snapshot folders from `heed robots build`, first match wins; then, if crawl_captures,
-    # the crawl's own robots.txt captures (built once by the driver under OUT/robots/).
+    # Where robots.txt comes from, first match wins: snapshot folders from `heed robots build`;
+    # then folders of <host>/robots.txt files; then, if crawl_captures, the crawl's own
+    # captures. The driver builds the last two into snapshots under OUT/robots/.
     snapshots: list[str] = field(default_factory=list)
+    robots_dirs: list[str] = field(default_factory=list)
     crawl_captures: bool = True
     # RFC 9309: robots.txt unavailable (3xx, 4xx) allows all; 5xx or unreachable disallows all.
     unavailable: str = "allow"
@@ -180,14 +200,21 @@ class OptOut(Stage):
 
     def _snapshot_paths(self, context: RunContext) -> list[Path]:
         paths = [Path(p) for p in self.snapshots]
+        paths += [dir_snapshot_path(context, folder) for folder in self.robots_dirs]
         return [*paths, crawl_snapshot_path(context)] if self.crawl_captures else paths
 
     def prepare(self, context: RunContext) -> None:
         self._paths = self._snapshot_paths(context)
+        for folder in self.robots_dirs:
+            path = dir_snapshot_path(context, folder)
+            source = f"dir:{Path(folder).name} sha256:{folder_digest(Path(folder))}"
+            if _built_from(path) != [source]:
+                log.info("building the robots snapshot of %s in %s", folder, path)
+                build_snapshot(path, captures_from_dir(Path(folder)), [source])
         if not self.crawl_captures:
             return
         path = crawl_snapshot_path(context)
-        if not (path / "snapshot.json").is_file():
+        if _built_from(path) is None:
             log.info("building the robots snapshot of %s's captures in %s", context.crawl, path)
             build_snapshot(
                 path,

@@ -195,12 +195,19 @@ def captures_from_crawl(crawl_root: str, crawl: str) -> Iterator[Capture]:
                 yield Capture.of(host_of(url), scheme, status, date, body, f"{crawl}:{path}")
 
 
+CAPTURED_AT = "captured-at"
+
+
 def captures_from_dir(folder: Path, captured_at: str | None = None) -> Iterator[Capture]:
     """`FOLDER/<host>/robots.txt` (and `FOLDER/<host>/.well-known/tdmrep.json` where present),
-    captured at `captured_at` or else at each file's modification time."""
+    captured at `captured_at`, else at the time in `FOLDER/captured-at`, else at each file's
+    modification time."""
     folder = Path(folder)
     if not folder.is_dir():
         raise FileNotFoundError(f"robots folder not found: {folder}")
+    stamp = folder / CAPTURED_AT
+    if captured_at is None and stamp.is_file():
+        captured_at = stamp.read_text(encoding="utf-8").strip()
     for robots in sorted(folder.glob("*/robots.txt")):
         host = robots.parent.name
         tdmrep_file = robots.parent / ".well-known" / "tdmrep.json"
@@ -210,6 +217,14 @@ def captures_from_dir(folder: Path, captured_at: str | None = None) -> Iterator[
         yield Capture.of(
             host, "https", 200, when, body, f"dir:{robots.relative_to(folder)}", tdmrep
         )
+
+
+def folder_digest(folder: Path) -> str:
+    """A digest of a robots folder's files (names and contents): a changed folder is rebuilt."""
+    digest = hashlib.sha256()
+    for path in sorted(p for p in Path(folder).rglob("*") if p.is_file()):
+        digest.update(str(path.relative_to(folder)).encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()[:16]
 
 
 def build_snapshot(

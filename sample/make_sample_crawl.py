@@ -64,6 +64,8 @@ N_SEGMENTS = 2
 N_RESPONSES = 2100  # responses over all shards, corrupt one included
 NON_HTML = {"pdf": 26, "image": 28, "json": 24, "text": 24}
 
+# A later robots.txt capture kept as files, beside crawl-data/ (see Generator.robots_folder).
+ROBOTS_FOLDER = "robots-2025-01"
 # The agents whose refusal makes a page opted out, in the order truth lists them.
 TRUTH_AGENTS = (
     "AI2Bot",
@@ -1990,8 +1992,46 @@ class Generator:
             )
         files[f"{base}/warc.paths.gz"] = gz(("\n".join(warc_paths) + "\n").encode())
         files[f"{base}/robotstxt.paths.gz"] = gz(("\n".join(robots_paths) + "\n").encode())
+        files.update(self.robots_folder(truth))
         lines = "".join(json.dumps(t, ensure_ascii=False) + "\n" for t in truth)
         files[f"truth/{CRAWL}.jsonl.gz"] = gz(lines.encode("utf-8"))
+        return files
+
+    def robots_folder(self, truth: list[dict[str, object]]) -> dict[str, bytes]:
+        """A later capture kept as plain files (`robots-2025-01/<host>/robots.txt`), for hosts
+        the crawl never captured: the "snapshot from a folder" the pipeline layers over the
+        crawl's own captures. Its own RNG, so the crawl above does not change with it."""
+        no_capture = sorted(h.name for h in self.hosts if h.category == "no_capture")
+        folder = f"{ROBOTS_FOLDER}"
+        sitewide = (
+            "User-agent: *\nAllow: /\n\nUser-agent: GPTBot\nUser-agent: ClaudeBot\nDisallow: /\n"
+        )
+        paths = "User-agent: CCBot\nDisallow: /news/\n"
+        files: dict[str, bytes] = {f"{folder}/captured-at": b"2025-01-15T00:00:00Z\n"}
+        plan = dict(zip(no_capture, ("sitewide", "sitewide", "paths", "tdmrep"), strict=False))
+        for host, kind in plan.items():
+            body = {"sitewide": sitewide, "paths": paths}.get(kind, "User-agent: *\nDisallow:\n")
+            files[f"{folder}/{host}/robots.txt"] = f"# {host}, January 2025\n{body}".encode()
+            if kind == "tdmrep":
+                entry = [
+                    {
+                        "location": "/*",
+                        "tdm-reservation": 1,
+                        "tdm-policy": f"https://{host}/tdm-policy.json",
+                    }
+                ]
+                files[f"{folder}/{host}/.well-known/tdmrep.json"] = json.dumps(entry).encode()
+        for t in truth:
+            kind = plan.get(str(t["host"]))
+            path = str(t["url"]).split(str(t["host"]), 1)[1] or "/"
+            blocked: list[str] = []
+            if kind == "sitewide":
+                blocked = ["ClaudeBot", "GPTBot"]
+            elif kind == "paths" and path.startswith("/news/"):
+                blocked = ["CCBot", "CCBot/2.0", "CCBot/1.0"]
+            t["robots_dir"] = kind is not None
+            t["robots_dir_blocked_agents"] = [a for a in TRUTH_AGENTS if a in blocked]
+            t["tdmrep_reserved"] = kind == "tdmrep"
         return files
 
     def new_id(self) -> str:
@@ -2294,6 +2334,7 @@ def main() -> None:
     files = Generator(args.seed).build()
     # Start from a clean crawl folder: a different seed gives different segment names.
     shutil.rmtree(args.out / "crawl-data" / CRAWL, ignore_errors=True)
+    shutil.rmtree(args.out / ROBOTS_FOLDER, ignore_errors=True)
     for rel, data in sorted(files.items()):
         target = args.out / rel
         target.parent.mkdir(parents=True, exist_ok=True)

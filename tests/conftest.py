@@ -19,6 +19,13 @@ TRUTH = SAMPLE_ROOT / "truth" / f"{CRAWL}.jsonl.gz"
 SAMPLE_STAGES = ["opt_out", "extract", "language", "toxicity", "pii", "tokenize"]
 
 
+def expected_blocked(t: dict) -> list[str]:
+    """The agents that may not fetch a truth record's URL under the robots.txt the sample
+    config reads first: the folder capture (robots-2025-01) where it has the host, else the
+    crawl's own capture."""
+    return t["robots_dir_blocked_agents"] if t["robots_dir"] else t["robots_blocked_agents"]
+
+
 def run_heed(*args: str, timeout: float = 600, check: bool = True) -> subprocess.CompletedProcess:
     """`heed ...` in a subprocess, as a user runs it."""
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}

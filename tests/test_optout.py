@@ -4,6 +4,8 @@ removal."""
 from __future__ import annotations
 
 import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pyarrow.parquet as pq
@@ -91,14 +93,16 @@ def test_every_removal_carries_its_evidence(local_run: Path) -> None:
         if r["stage"] == "opt_out"
     ]
     assert len(rows) > 500
-    snap = Snapshot(local_run / "robots" / CRAWL)
-    bodies = {h: c for h, c in snap.lookup({r["host"] for r in rows}).items()}
+    snapshots = {s.id: s for s in map(Snapshot, sorted((local_run / "robots").iterdir()))}
+    assert len(snapshots) == 2  # the folder capture and the crawl's own captures
+    used = set()
     for row in rows:
         assert row["optout_signal"], row["url"]
         if row["optout_signal"] not in ("robots", "robots_status"):
             continue
-        capture = bodies[row["host"]]
-        assert row["robots_snapshot"] == snap.id
+        snap = snapshots[row["robots_snapshot"]]
+        capture = snap.lookup([row["host"]])[row["host"]]
+        used.add(snap.id)
         assert row["robots_sha256"] == capture.sha256
         assert row["robots_captured"] == capture.capture_time
         assert capture.sha256[:12] in row["detail"] and snap.id in row["detail"]
@@ -111,6 +115,7 @@ def test_every_removal_carries_its_evidence(local_run: Path) -> None:
         for agent in row["robots_agents"].split(","):
             verdict = explain(capture.body, agent, row["url"])
             assert not verdict.allowed and verdict.line is not None, (agent, row["url"])
+    assert used == set(snapshots)
 
 
 @pytest.fixture(scope="module")
@@ -182,3 +187,82 @@ def test_a_folder_snapshot_overrides_the_crawl_captures(folder_snapshot, truth, 
     # Hosts the folder does not hold are still judged by the crawl's own captures.
     others = [t for t in truth if t["robots_blocked_agents"] and t["kind"] != "corrupt"]
     assert all(rows[t["url"]]["stage"] == "opt_out" for t in others)
+
+
+@pytest.fixture
+def robots_server():
+    """A real HTTP server on 127.0.0.1 serving one robots.txt; it counts the requests it saw."""
+    seen: list[str] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            seen.append(f"{self.headers['Host']} {self.path}")
+            body = b"User-agent: GPTBot\nDisallow: /\n"
+            self.send_response(200)
+            self.send_header("Content-Type", "text/plain")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield server.server_address[1], seen
+    server.shutdown()
+    server.server_close()
+
+
+def test_live_snapshot_from_a_loopback_server(robots_server, tmp_path) -> None:
+    port, seen = robots_server
+    hosts = tmp_path / "hosts.txt"
+    hosts.write_text("127.0.0.1\nlocalhost\n")
+    out = tmp_path / "live"
+    run_heed(
+        "robots",
+        "build",
+        "--live",
+        "--hosts",
+        str(hosts),
+        "--scheme",
+        "http",
+        "--port",
+        str(port),
+        "--allow-private",
+        "--out",
+        str(out),
+    )
+    found = Snapshot(out).lookup(["127.0.0.1", "localhost"])
+    assert sorted(found) == ["127.0.0.1", "localhost"]
+    for capture in found.values():
+        assert (capture.status, capture.scheme) == (200, "http")
+        assert not explain(capture.body, "GPTBot", "https://x.org/a").allowed
+        assert capture.source.startswith("live:http://")
+    assert sorted(seen) == [f"127.0.0.1:{port} /robots.txt", f"localhost:{port} /robots.txt"]
+
+
+def test_live_snapshot_refuses_loopback_without_the_flag(robots_server, tmp_path) -> None:
+    port, seen = robots_server
+    hosts = tmp_path / "hosts.txt"
+    hosts.write_text("127.0.0.1\n")
+    out = tmp_path / "live"
+    run_heed(
+        "robots",
+        "build",
+        "--live",
+        "--hosts",
+        str(hosts),
+        "--scheme",
+        "http",
+        "--port",
+        str(port),
+        "--out",
+        str(out),
+    )
+    capture = Snapshot(out).lookup(["127.0.0.1"])["127.0.0.1"]
+    # Refused before connecting: unreachable, which RFC 9309 reads as disallow all.
+    assert capture.status is None and "refused" in capture.source
+    assert not explain(capture.body, "GPTBot", "https://x.org/a", status=capture.status).allowed
+    assert seen == []

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
-from conftest import CRAWL, SAMPLE_ROOT, SAMPLE_STAGES, run_heed
+from conftest import CRAWL, SAMPLE_ROOT, SAMPLE_STAGES, expected_blocked, run_heed
 from warcio.archiveiterator import ArchiveIterator
 
 from curation.crawl import read_listing
@@ -64,7 +64,8 @@ def test_every_kept_document_once_in_documents_and_tokens(local_run: Path, audit
 
 
 def test_robots_blocked_records_dropped_at_opt_out_before_extraction(audit, truth) -> None:
-    blocked = [t for t in truth if t["robots_blocked_agents"] and t["kind"] != "corrupt"]
+    blocked = [t for t in truth if expected_blocked(t) and t["kind"] != "corrupt"]
+    assert any(t["robots_dir"] for t in blocked), "the folder capture blocks nothing"
     assert len(blocked) >= 50
     for t in blocked:
         row = audit[t["record_id"]]
@@ -74,17 +75,18 @@ def test_robots_blocked_records_dropped_at_opt_out_before_extraction(audit, trut
         assert row["extract_chars"] is None
     disallow = [t for t in blocked if t["robots_category"] != "server_error"]
     for t in disallow:
-        detail = audit[t["record_id"]]["detail"]
-        assert any(agent in detail for agent in t["robots_blocked_agents"]), detail
+        row = audit[t["record_id"]]
+        assert row["robots_agents"].split(",") == expected_blocked(t), t["url"]
 
 
 def test_allowed_records_pass_opt_out(audit, truth) -> None:
     allowed = [
         t
         for t in truth
-        if not t["robots_blocked_agents"]
+        if not expected_blocked(t)
         and not t["tdm_reservation"]
         and not t["noai"]
+        and not t["tdmrep_reserved"]
         and t["kind"] != "corrupt"
     ]
     assert len(allowed) >= 1000
@@ -93,13 +95,24 @@ def test_allowed_records_pass_opt_out(audit, truth) -> None:
 
 def test_tdm_reservation_and_noai_pages_dropped(audit, truth) -> None:
     for key, reason in (("tdm_reservation", "tdm_reservation"), ("noai", "noai")):
-        pages = [t for t in truth if t[key] and not t["robots_blocked_agents"]]
+        pages = [t for t in truth if t[key] and not expected_blocked(t)]
         assert len(pages) >= 5, key
         for t in pages:
             row = audit[t["record_id"]]
             assert row["stage"] == "opt_out", t["url"]
             assert row["reason"] in ("tdm_reservation", "noai"), t["url"]
         assert any(audit[t["record_id"]]["reason"] == reason for t in pages)
+
+
+def test_tdmrep_json_of_the_folder_capture_reserves_its_host(audit, truth) -> None:
+    pages = [t for t in truth if t["tdmrep_reserved"]]
+    assert len(pages) >= 3
+    for t in pages:
+        row = audit[t["record_id"]]
+        assert (row["stage"], row["reason"]) == ("opt_out", "tdm_reservation"), t["url"]
+        if not (t["tdm_reservation"] or t["noai"]):
+            assert row["optout_signal"] == "tdmrep_json"
+            assert "tdmrep.json" in row["detail"]
 
 
 def test_toxic_pages_dropped_by_toxicity(audit, truth) -> None:
