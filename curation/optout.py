@@ -22,12 +22,14 @@ import re
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import ClassVar
 
 import pyarrow as pa
 
 from curation.document import Document
+from curation.output import write_json_atomic
 from curation.robots import (
     ROBOTS_PATH,
     RobotsTxt,
@@ -78,6 +80,25 @@ _ATTR = re.compile(rb"""([a-z-]+)\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s"'>]+))""", 
 def crawl_snapshot_path(context: RunContext) -> Path:
     """Where the driver builds the snapshot of the crawl's own robots.txt captures."""
     return Path(context.out) / "robots" / f"crawl-{context.crawl}"
+
+
+def domains_path(context: RunContext) -> Path:
+    """The blocked registrable domains of mode = "domain", computed once by the driver."""
+    return Path(context.out) / "robots" / "blocked-domains.json"
+
+
+@lru_cache(maxsize=1)
+def _suffixes():
+    import tldextract
+
+    # The public suffix list bundled with tldextract: no network at run time.
+    return tldextract.TLDExtract(suffix_list_urls=(), cache_dir=None)
+
+
+@lru_cache(maxsize=65536)
+def registrable_domain(host: str) -> str:
+    """`news.example.co.uk` -> `example.co.uk`; a host with no known suffix stays itself."""
+    return _suffixes()(host).top_domain_under_public_suffix or host
 
 
 def dir_snapshot_path(context: RunContext, folder: str) -> Path:
@@ -184,6 +205,9 @@ class OptOut(Stage):
     snapshots: list[str] = field(default_factory=list)
     robots_dirs: list[str] = field(default_factory=list)
     crawl_captures: bool = True
+    # "url": a page goes if an agent may not fetch it. "domain" also drops every page of a
+    # registrable domain one of whose hosts refuses an agent at "/" (Apertus's blocklists).
+    mode: str = "url"
     # RFC 9309: robots.txt unavailable (3xx, 4xx) allows all; 5xx or unreachable disallows all.
     unavailable: str = "allow"
     unreachable: str = "disallow"
@@ -192,6 +216,8 @@ class OptOut(Stage):
     noai: bool = True
 
     def __post_init__(self) -> None:
+        if self.mode not in ("url", "domain"):
+            raise ValueError(f"mode = {self.mode!r}; valid: url, domain")
         for key in ("unavailable", "unreachable"):
             if getattr(self, key) not in ("allow", "disallow"):
                 raise ValueError(f"{key} = {getattr(self, key)!r}; valid: allow, disallow")
@@ -211,16 +237,51 @@ class OptOut(Stage):
             if _built_from(path) != [source]:
                 log.info("building the robots snapshot of %s in %s", folder, path)
                 build_snapshot(path, captures_from_dir(Path(folder)), [source])
-        if not self.crawl_captures:
-            return
-        path = crawl_snapshot_path(context)
-        if _built_from(path) is None:
+        if self.crawl_captures and _built_from(crawl_snapshot_path(context)) is None:
+            path = crawl_snapshot_path(context)
             log.info("building the robots snapshot of %s's captures in %s", context.crawl, path)
             build_snapshot(
                 path,
                 captures_from_crawl(context.crawl_root, context.crawl),
                 [f"crawl:{context.crawl}"],
             )
+        if self.mode == "domain":
+            write_json_atomic(domains_path(context), self._blocked_domains())
+
+    def _blocked_domains(self) -> dict[str, dict[str, str]]:
+        """Registrable domain -> the first host (in snapshot order, then host order) that
+        refuses a configured agent at "/", with its evidence."""
+        domains: dict[str, dict[str, str]] = {}
+        seen: set[str] = set()
+        for path in self._paths:
+            snapshot = Snapshot(path)
+            for capture in snapshot.captures():
+                if capture.host in seen:
+                    continue  # an earlier snapshot already judged this host
+                seen.add(capture.host)
+                refusal = self._root_refusal(capture)
+                domain = registrable_domain(capture.host)
+                if refusal and domain not in domains:
+                    domains[domain] = {
+                        "host": capture.host,
+                        "refusal": refusal,
+                        "snapshot": snapshot.id,
+                        "sha256": capture.sha256,
+                        "captured": capture.capture_time,
+                    }
+        return dict(sorted(domains.items()))
+
+    def _root_refusal(self, capture: Capture) -> str | None:
+        by_status = self._status_allows(capture.status)
+        if by_status is not None:
+            return None if by_status.allowed else by_status.reason
+        rules = RobotsTxt.parse(capture.body)
+        for agent in self.agents:
+            group = rules.group_for(agent)
+            rule = rules.deciding_rule(group, "/") if group else None
+            if rule is not None and not rule.allow:
+                return f"{agent} refused by '{rule.text}' (line {rule.line})"
+        return None
 
     def assets(self) -> dict[str, str]:
         """The snapshots consulted, in order, by their sources -> snapshot id."""
@@ -229,6 +290,9 @@ class OptOut(Stage):
 
     def setup(self, context: RunContext) -> None:
         self._snapshots = [Snapshot(p) for p in self._snapshot_paths(context)]
+        self._domains: dict[str, dict[str, str]] = {}
+        if self.mode == "domain":
+            self._domains = json.loads(domains_path(context).read_text())
         self._hosts: OrderedDict[str, _Host] = OrderedDict()
 
     def _load(self, hosts: set[str]) -> None:
@@ -309,6 +373,19 @@ class OptOut(Stage):
             self._robots(doc, host)
             if not doc.alive:
                 continue
+            if self._domains:
+                domain = registrable_domain(doc.host)
+                blocker = self._domains.get(domain)
+                if blocker is not None:
+                    doc.scores["optout_signal"] = "robots_domain"
+                    doc.drop(
+                        self.name,
+                        "robots_domain",
+                        f"domain {domain}: {blocker['host']}/robots.txt (captured "
+                        f"{blocker['captured']}, sha256 {blocker['sha256'][:12]}, snapshot "
+                        f"{blocker['snapshot']}): {blocker['refusal']}",
+                    )
+                    continue
             headers = doc.http_headers
             if self.tdm_reservation and headers.get("tdm-reservation", "").strip() == "1":
                 doc.scores["optout_signal"] = "tdm_header"

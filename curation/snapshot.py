@@ -260,6 +260,12 @@ class Snapshot:
         self.id: str = self.meta["id"]
         self.buckets: int = self.meta["buckets"]
 
+    def captures(self) -> Iterator[Capture]:
+        """Every capture, bucket by bucket: memory for one bucket at a time."""
+        for bucket in range(self.buckets):
+            for row in pq.read_table(self.path / f"part-{bucket:04d}.parquet").to_pylist():
+                yield Capture(**row)
+
     def lookup(self, hosts: Iterable[str]) -> dict[str, Capture]:
         by_bucket: dict[int, list[str]] = {}
         for host in set(hosts):

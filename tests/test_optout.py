@@ -266,3 +266,55 @@ def test_live_snapshot_refuses_loopback_without_the_flag(robots_server, tmp_path
     assert capture.status is None and "refused" in capture.source
     assert not explain(capture.body, "GPTBot", "https://x.org/a", status=capture.status).allowed
     assert seen == []
+
+
+def test_domain_mode_drops_every_host_of_a_refusing_domain(truth, tmp_path) -> None:
+    """A sibling host (not in the crawl) refuses GPTBot at "/": in domain mode the pages of
+    its allowed sibling go too, with the sibling named; in url mode they stay."""
+    allowed = sorted(
+        {
+            t["host"]
+            for t in truth
+            if t["robots_category"] == "allow_all"
+            and t["host"].startswith("www.")
+            and not (t["tdm_reservation"] or t["noai"])
+        }
+    )
+    target = allowed[0]
+    sibling = "cdn." + target.removeprefix("www.")
+    folder = tmp_path / "robots"
+    (folder / sibling).mkdir(parents=True)
+    (folder / sibling / "robots.txt").write_text("User-agent: GPTBot\nDisallow: /\n")
+    outs = {}
+    for mode in ("url", "domain"):
+        config = tmp_path / f"{mode}.toml"
+        config.write_text(
+            f'name = "t"\ncrawl_root = "{SAMPLE_ROOT}"\ncrawl = "{CRAWL}"\n'
+            f'stages = ["opt_out"]\n[stage.opt_out]\nmode = "{mode}"\n'
+            f'robots_dirs = ["{folder}"]\n'
+        )
+        outs[mode] = tmp_path / mode
+        run_heed("corpus", str(config), "--executor", "local", "--out", str(outs[mode]))
+    rows = {
+        mode: {
+            r["url"]: r
+            for p in sorted((out / "audit").glob("part-*.parquet"))
+            for r in pq.read_table(p).to_pylist()
+        }
+        for mode, out in outs.items()
+    }
+    pages = [t["url"] for t in truth if t["host"] == target]
+    assert pages
+    for url in pages:
+        assert rows["url"][url]["status"] == "kept"
+        row = rows["domain"][url]
+        assert (row["reason"], row["optout_signal"]) == ("robots_domain", "robots_domain")
+        assert (
+            sibling in row["detail"] and "GPTBot refused by 'Disallow: /' (line 2)" in row["detail"]
+        )
+    # Everything else is decided as in url mode, except pages of other refusing domains.
+    blocked = json.loads((outs["domain"] / "robots" / "blocked-domains.json").read_text())
+    for url, row in rows["url"].items():
+        if row["status"] == "kept" and rows["domain"][url]["status"] != "kept":
+            assert rows["domain"][url]["reason"] == "robots_domain"
+            assert any(row["host"] == d or row["host"].endswith("." + d) for d in blocked)
