@@ -120,7 +120,14 @@ def cmd_robots_build(args: argparse.Namespace) -> int:
     from curation.snapshot import build_snapshot, captures_from_crawl, captures_from_dir
 
     hosts = None
-    if args.hosts:
+    if args.hosts_from_crawl:
+        from curation.crawl import select_shards
+        from curation.snapshot import crawl_hosts
+
+        root = str(Path(args.crawl_root).resolve())
+        check_crawl(root, args.hosts_from_crawl)
+        hosts = crawl_hosts(root, args.hosts_from_crawl, select_shards(root, args.hosts_from_crawl))
+    elif args.hosts:
         lines = Path(args.hosts).read_text(encoding="utf-8").splitlines()
         hosts = {
             line.strip().lower() for line in lines if line.strip() and not line.startswith("#")
@@ -142,7 +149,9 @@ def cmd_robots_build(args: argparse.Namespace) -> int:
         from curation.snapshot import Capture
 
         if hosts is None:
-            raise ConfigError("--live needs --hosts FILE: the hosts to fetch robots.txt from")
+            raise ConfigError(
+                "--live needs --hosts FILE or --hosts-from-crawl CRAWL: the hosts to fetch from"
+            )
         results = fetch_many(
             sorted(hosts), allow_private=args.allow_private, scheme=args.scheme, port=args.port
         )
@@ -269,7 +278,11 @@ def parser() -> argparse.ArgumentParser:
     source.add_argument("--from-dir", metavar="DIR", help="DIR/<host>/robots.txt files")
     source.add_argument("--live", action="store_true", help="fetch live (opt-in)")
     build.add_argument("--crawl-root", default=".", help="folder holding crawl-data/")
-    build.add_argument("--hosts", help="a file of hosts to cover, one per line")
+    hosts = build.add_mutually_exclusive_group()
+    hosts.add_argument("--hosts", help="a file of hosts to cover, one per line")
+    hosts.add_argument(
+        "--hosts-from-crawl", metavar="CRAWL", help="cover the hosts of a crawl's WARC shards"
+    )
     build.add_argument("--captured-at", help="capture time for --from-dir (default: mtime)")
     build.add_argument("--buckets", type=int, default=64, help="host-hash partitions")
     build.add_argument("--scheme", default="https", choices=("https", "http"), help="for --live")

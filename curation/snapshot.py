@@ -16,6 +16,7 @@ import json
 import logging
 import os
 import zlib
+from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, fields
 from datetime import UTC, datetime
@@ -27,7 +28,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from fastwarc.warc import ArchiveIterator, WarcRecordType
 
-from curation.crawl import ROBOTS_LISTING, open_input, read_listing
+from curation.crawl import ROBOTS_LISTING, Shard, open_input, read_listing
 from curation.output import sha256_file, write_json_atomic
 from curation.robots import MAX_ROBOTS_BYTES
 from curation.warc import host_of
@@ -37,7 +38,7 @@ log = logging.getLogger(__name__)
 SNAPSHOT_FORMAT = 1
 META = "snapshot.json"
 DEFAULT_BUCKETS = 64
-ROW_GROUP = 1024  # rows per row group: a lookup reads a few of these, not a whole bucket
+ROW_GROUP = 128  # rows per row group: a lookup decompresses a few of these, not a bucket
 SPILL_BYTES = 256 * 1024 * 1024  # hold at most this much body text before spilling to disk
 
 SCHEMA = pa.schema(
@@ -227,6 +228,20 @@ def folder_digest(folder: Path) -> str:
     return digest.hexdigest()[:16]
 
 
+def crawl_hosts(crawl_root: str, crawl: str, shards: Iterable[Shard]) -> set[str]:
+    """The hosts of a crawl's pages (response records), read from its WARC headers."""
+    hosts: set[str] = set()
+    for shard in shards:
+        with open_input(crawl_root, shard.path) as stream:
+            for record in ArchiveIterator(
+                stream, record_types=WarcRecordType.response, parse_http=False, fsspec_args=False
+            ):
+                host = host_of(record.headers.get("WARC-Target-URI", "") or "")
+                if host:
+                    hosts.add(host)
+    return hosts
+
+
 def build_snapshot(
     out: Path,
     captures: Iterable[Capture],
@@ -259,6 +274,7 @@ class Snapshot:
             raise ValueError(f"{self.path}: snapshot format {self.meta.get('format')} unsupported")
         self.id: str = self.meta["id"]
         self.buckets: int = self.meta["buckets"]
+        self._files: dict[int, tuple[pq.ParquetFile, list[tuple[int, str, str]]]] = {}
 
     def captures(self) -> Iterator[Capture]:
         """Every capture, bucket by bucket: memory for one bucket at a time."""
@@ -266,14 +282,42 @@ class Snapshot:
             for row in pq.read_table(self.path / f"part-{bucket:04d}.parquet").to_pylist():
                 yield Capture(**row)
 
+    def _bucket(self, bucket: int) -> tuple[pq.ParquetFile, list[tuple[int, str, str]]]:
+        """A bucket's open file and the host range of each row group, kept per process."""
+        if bucket not in self._files:
+            part = pq.ParquetFile(self.path / f"part-{bucket:04d}.parquet")
+            ranges: list[tuple[int, str, str]] = []
+            for i in range(part.metadata.num_row_groups):
+                group = part.metadata.row_group(i)
+                stats = group.column(0).statistics
+                if group.num_rows == 0:
+                    continue
+                if stats is None or not stats.has_min_max:
+                    ranges.append((i, "", "\U0010ffff"))  # no statistics: always read it
+                else:
+                    ranges.append((i, stats.min, stats.max))
+            self._files[bucket] = (part, ranges)
+        return self._files[bucket]
+
     def lookup(self, hosts: Iterable[str]) -> dict[str, Capture]:
-        by_bucket: dict[int, list[str]] = {}
+        """The captures of those hosts that the snapshot has: only the row groups whose host
+        range covers a wanted host are read."""
+        by_bucket: dict[int, set[str]] = {}
         for host in set(hosts):
-            by_bucket.setdefault(bucket_of(host, self.buckets), []).append(host)
+            by_bucket.setdefault(bucket_of(host, self.buckets), set()).add(host)
         found: dict[str, Capture] = {}
         for bucket, wanted in sorted(by_bucket.items()):
-            part = self.path / f"part-{bucket:04d}.parquet"
-            table = pq.read_table(part, filters=pc.field("host").isin(sorted(wanted)))
+            part, ranges = self._bucket(bucket)
+            ordered = sorted(wanted)
+            groups = [
+                i
+                for i, low, high in ranges
+                if bisect_left(ordered, low) < bisect_right(ordered, high)
+            ]
+            if not groups:
+                continue
+            table = part.read_row_groups(groups, use_threads=False)
+            table = table.filter(pc.is_in(table.column("host"), pa.array(ordered)))
             for row in table.to_pylist():
                 found[row["host"]] = Capture(**row)
         return found

@@ -61,19 +61,25 @@ def test_snapshots_are_deterministic(crawl_snapshot: Path, tmp_path: Path) -> No
 
 
 def test_lookup_reads_only_the_buckets_of_the_hosts_asked(crawl_snapshot, monkeypatch) -> None:
+    part = crawl_snapshot / "part-0003.parquet"
+    hosts = pq.read_table(part).column("host").to_pylist()[:3]
+    opened, groups_read = [], []
+    real = snapshot_module.pq.ParquetFile
+
+    class Spy(real):
+        def __init__(self, path, *args, **kwargs) -> None:
+            opened.append(Path(path).name)
+            super().__init__(path, *args, **kwargs)
+
+        def read_row_groups(self, groups, *args, **kwargs):
+            groups_read.extend(groups)
+            return super().read_row_groups(groups, *args, **kwargs)
+
+    monkeypatch.setattr(snapshot_module.pq, "ParquetFile", Spy)
     snap = Snapshot(crawl_snapshot)
-    hosts = sorted(
-        snap.lookup(
-            pq.read_table(crawl_snapshot / "part-0003.parquet").column("host").to_pylist()[:3]
-        )
-    )
-    read = []
-    real = snapshot_module.pq.read_table
-    monkeypatch.setattr(
-        snapshot_module.pq, "read_table", lambda p, **kw: read.append(p) or real(p, **kw)
-    )
-    assert sorted(snap.lookup(hosts)) == hosts
-    assert [Path(p).name for p in read] == ["part-0003.parquet"]
+    assert sorted(snap.lookup(hosts)) == sorted(hosts)
+    assert opened == ["part-0003.parquet"] and groups_read == [0]
+    assert snap.lookup(["no-such-host.example"]) == {}
 
 
 def test_a_spilling_build_gives_the_same_snapshot(crawl_snapshot, tmp_path, monkeypatch) -> None:
@@ -318,3 +324,38 @@ def test_domain_mode_drops_every_host_of_a_refusing_domain(truth, tmp_path) -> N
         if row["status"] == "kept" and rows["domain"][url]["status"] != "kept":
             assert rows["domain"][url]["reason"] == "robots_domain"
             assert any(row["host"] == d or row["host"].endswith("." + d) for d in blocked)
+
+
+def test_hosts_restrict_a_snapshot(truth, tmp_path) -> None:
+    captured = {c.host for c in captures_from_crawl(str(SAMPLE_ROOT), CRAWL)}
+    pages = {t["host"] for t in truth}
+    chosen = sorted(captured)[:3]
+    hosts = tmp_path / "hosts.txt"
+    hosts.write_text("# three hosts\n" + "\n".join(h.upper() for h in chosen) + "\n")
+    run_heed(
+        "robots",
+        "build",
+        "--from-crawl",
+        CRAWL,
+        "--crawl-root",
+        str(SAMPLE_ROOT),
+        "--hosts",
+        str(hosts),
+        "--out",
+        str(tmp_path / "three"),
+    )
+    assert json.loads((tmp_path / "three" / "snapshot.json").read_text())["hosts"] == 3
+    assert sorted(Snapshot(tmp_path / "three").lookup(captured)) == chosen
+    run_heed(
+        "robots",
+        "build",
+        "--from-crawl",
+        CRAWL,
+        "--crawl-root",
+        str(SAMPLE_ROOT),
+        "--hosts-from-crawl",
+        CRAWL,
+        "--out",
+        str(tmp_path / "paged"),
+    )
+    assert sorted(Snapshot(tmp_path / "paged").lookup(captured)) == sorted(captured & pages)
