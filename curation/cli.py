@@ -116,7 +116,6 @@ def optout_table(out: Path, top: int = 10) -> Table | None:
 
 
 def cmd_robots_build(args: argparse.Namespace) -> int:
-    from curation.crawl import crawl_folder as check_crawl
     from curation.snapshot import build_snapshot, captures_from_crawl, captures_from_dir
 
     hosts = None
@@ -125,7 +124,7 @@ def cmd_robots_build(args: argparse.Namespace) -> int:
         from curation.snapshot import crawl_hosts
 
         root = str(Path(args.crawl_root).resolve())
-        check_crawl(root, args.hosts_from_crawl)
+        crawl_folder(root, args.hosts_from_crawl)
         hosts = crawl_hosts(root, args.hosts_from_crawl, select_shards(root, args.hosts_from_crawl))
     elif args.hosts:
         lines = Path(args.hosts).read_text(encoding="utf-8").splitlines()
@@ -138,7 +137,7 @@ def cmd_robots_build(args: argparse.Namespace) -> int:
             if "://" not in args.crawl_root
             else args.crawl_root
         )
-        check_crawl(root, args.from_crawl)
+        crawl_folder(root, args.from_crawl)
         captures = captures_from_crawl(root, args.from_crawl)
         sources = [f"crawl:{args.from_crawl}"]
     elif args.from_dir:

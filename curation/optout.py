@@ -371,48 +371,47 @@ class OptOut(Stage):
         for doc in docs:
             host = self._hosts[doc.host]
             self._robots(doc, host)
-            if not doc.alive:
-                continue
-            if self._domains:
-                domain = registrable_domain(doc.host)
-                blocker = self._domains.get(domain)
-                if blocker is not None:
-                    doc.scores["optout_signal"] = "robots_domain"
-                    doc.drop(
-                        self.name,
-                        "robots_domain",
-                        f"domain {domain}: {blocker['host']}/robots.txt (captured "
-                        f"{blocker['captured']}, sha256 {blocker['sha256'][:12]}, snapshot "
-                        f"{blocker['snapshot']}): {blocker['refusal']}",
-                    )
-                    continue
-            headers = doc.http_headers
-            if self.tdm_reservation and headers.get("tdm-reservation", "").strip() == "1":
-                doc.scores["optout_signal"] = "tdm_header"
-                doc.drop(self.name, "tdm_reservation", "HTTP header tdm-reservation: 1")
-                continue
-            if self.noai and _noai(headers.get("x-robots-tag", "")):
-                doc.scores["optout_signal"] = "noai_header"
-                doc.drop(self.name, "noai", f"HTTP header X-Robots-Tag: {headers['x-robots-tag']}")
-                continue
-            tdmrep = host.capture.tdmrep if host.capture else None
-            if self.tdmrep_json and tdmrep:
-                location = _tdmrep_reserved(tdmrep, url_path(doc.url))
-                if location is not None:
-                    doc.scores["optout_signal"] = "tdmrep_json"
-                    doc.drop(
-                        self.name,
-                        "tdm_reservation",
-                        f"/.well-known/tdmrep.json of {doc.host} reserves {location!r} "
-                        f"(snapshot {host.snapshot})",
-                    )
-                    continue
-            if "html" not in doc.content_type:
-                continue
-            meta = _meta_tags(doc.payload)
-            if self.tdm_reservation and meta.get("tdm-reservation", "").strip() == "1":
-                doc.scores["optout_signal"] = "tdm_meta"
-                doc.drop(self.name, "tdm_reservation", '<meta name="tdm-reservation" content="1">')
-            elif self.noai and _noai(meta.get("robots", "")):
-                doc.scores["optout_signal"] = "noai_meta"
-                doc.drop(self.name, "noai", f'<meta name="robots" content="{meta["robots"]}">')
+            if doc.alive:
+                found = self._page_signal(doc, host)
+                if found is not None:
+                    signal, reason, detail = found
+                    doc.scores["optout_signal"] = signal
+                    doc.drop(self.name, reason, detail)
+
+    def _page_signal(self, doc: Document, host: _Host) -> tuple[str, str, str] | None:
+        """The first signal beyond the page's own robots.txt rules that removes it, as
+        (signal, reason, detail); cheap ones (headers) before the page head is scanned."""
+        if self._domains:
+            domain = registrable_domain(doc.host)
+            blocker = self._domains.get(domain)
+            if blocker is not None:
+                return (
+                    "robots_domain",
+                    "robots_domain",
+                    f"domain {domain}: {blocker['host']}/robots.txt (captured "
+                    f"{blocker['captured']}, sha256 {blocker['sha256'][:12]}, snapshot "
+                    f"{blocker['snapshot']}): {blocker['refusal']}",
+                )
+        headers = doc.http_headers
+        if self.tdm_reservation and headers.get("tdm-reservation", "").strip() == "1":
+            return "tdm_header", "tdm_reservation", "HTTP header tdm-reservation: 1"
+        if self.noai and _noai(headers.get("x-robots-tag", "")):
+            return "noai_header", "noai", f"HTTP header X-Robots-Tag: {headers['x-robots-tag']}"
+        tdmrep = host.capture.tdmrep if host.capture else None
+        if self.tdmrep_json and tdmrep:
+            location = _tdmrep_reserved(tdmrep, url_path(doc.url))
+            if location is not None:
+                return (
+                    "tdmrep_json",
+                    "tdm_reservation",
+                    f"/.well-known/tdmrep.json of {doc.host} reserves {location!r} "
+                    f"(snapshot {host.snapshot})",
+                )
+        if "html" not in doc.content_type:
+            return None
+        meta = _meta_tags(doc.payload)
+        if self.tdm_reservation and meta.get("tdm-reservation", "").strip() == "1":
+            return "tdm_meta", "tdm_reservation", '<meta name="tdm-reservation" content="1">'
+        if self.noai and _noai(meta.get("robots", "")):
+            return "noai_meta", "noai", f'<meta name="robots" content="{meta["robots"]}">'
+        return None

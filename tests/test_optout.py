@@ -221,25 +221,30 @@ def robots_server():
     server.server_close()
 
 
-def test_live_snapshot_from_a_loopback_server(robots_server, tmp_path) -> None:
-    port, seen = robots_server
-    hosts = tmp_path / "hosts.txt"
-    hosts.write_text("127.0.0.1\nlocalhost\n")
+def build_live(tmp_path: Path, hosts: str, port: int, *flags: str) -> Path:
+    """`heed robots build --live` over http on `port`, for the hosts given; returns its out."""
+    (tmp_path / "hosts.txt").write_text(hosts)
     out = tmp_path / "live"
     run_heed(
         "robots",
         "build",
         "--live",
         "--hosts",
-        str(hosts),
+        str(tmp_path / "hosts.txt"),
         "--scheme",
         "http",
         "--port",
         str(port),
-        "--allow-private",
         "--out",
         str(out),
+        *flags,
     )
+    return out
+
+
+def test_live_snapshot_from_a_loopback_server(robots_server, tmp_path) -> None:
+    port, seen = robots_server
+    out = build_live(tmp_path, "127.0.0.1\nlocalhost\n", port, "--allow-private")
     found = Snapshot(out).lookup(["127.0.0.1", "localhost"])
     assert sorted(found) == ["127.0.0.1", "localhost"]
     for capture in found.values():
@@ -251,22 +256,7 @@ def test_live_snapshot_from_a_loopback_server(robots_server, tmp_path) -> None:
 
 def test_live_snapshot_refuses_loopback_without_the_flag(robots_server, tmp_path) -> None:
     port, seen = robots_server
-    hosts = tmp_path / "hosts.txt"
-    hosts.write_text("127.0.0.1\n")
-    out = tmp_path / "live"
-    run_heed(
-        "robots",
-        "build",
-        "--live",
-        "--hosts",
-        str(hosts),
-        "--scheme",
-        "http",
-        "--port",
-        str(port),
-        "--out",
-        str(out),
-    )
+    out = build_live(tmp_path, "127.0.0.1\n", port)
     capture = Snapshot(out).lookup(["127.0.0.1"])["127.0.0.1"]
     # Refused before connecting: unreachable, which RFC 9309 reads as disallow all.
     assert capture.status is None and "refused" in capture.source
