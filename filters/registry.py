@@ -14,6 +14,11 @@ BUILTIN: dict[str, str] = {
     "language": "filters.langid:LanguageFilter",
     "toxicity": "filters.toxicity:ToxicityFilter",
     "pii": "filters.pii:PIIRedactor",
+    "datatrove": "filters.quality:DatatroveFilter",
+    "gopher_repetition": "filters.quality:GopherRepetition",
+    "gopher_quality": "filters.quality:GopherQuality",
+    "c4_quality": "filters.quality:C4Quality",
+    "fineweb_quality": "filters.quality:FineWebQuality",
 }
 
 
