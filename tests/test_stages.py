@@ -95,23 +95,41 @@ def test_pii_placeholders_and_counts() -> None:
     stage.setup(CONTEXT)
     text = (
         "Write to anna.berg@example.se or ops@mail.example.com. Host 203.0.113.77 and "
-        "2001:db8:85a3::8a2e:370:7334 were blocked. Pay to DE89 3704 0044 0532 0130 00 today."
+        "2001:db8:85a3::8a2e:370:7334 were blocked. Pay to DE89 3704 0044 0532 0130 00 today. "
+        "Card 4111-1111-1111-1111, phone +44 20 7946 0958 or (212) 555-0123."
     )
     d = doc(text)
     stage([d])
     assert d.text == (
         "Write to <email-pii> or <email-pii>. Host <ip-pii> and <ip-pii> were blocked. "
-        "Pay to <iban-pii> today."
+        "Pay to <iban-pii> today. Card <card-pii>, phone <phone-pii> or <phone-pii>."
     )
-    assert (d.scores["pii_email"], d.scores["pii_ip"], d.scores["pii_iban"]) == (2, 2, 1)
+    assert d.scores == {"pii_email": 2, "pii_ip": 2, "pii_iban": 1, "pii_card": 1, "pii_phone": 2}
 
 
-def test_pii_leaves_invalid_iban_alone() -> None:
+def test_pii_leaves_invalid_iban_and_card_alone() -> None:
     stage = PIIRedactor()
     stage.setup(CONTEXT)
-    d = doc("Account DE89 3704 0044 0532 0130 01 is not valid.")
+    text = "Account DE89 3704 0044 0532 0130 01 and card 4111 1111 1111 1112 are not valid."
+    d = doc(text)
     stage([d])
-    assert d.scores["pii_iban"] == 0 and "DE89" in d.text
+    assert d.text == text
+    assert d.scores["pii_iban"] == d.scores["pii_card"] == d.scores["pii_phone"] == 0
+
+
+def test_pii_kinds_not_enabled_are_left_and_null() -> None:
+    stage = PIIRedactor(kinds=["email"])
+    stage.setup(CONTEXT)
+    d = doc("Mail a@example.org or call +44 20 7946 0958.")
+    stage([d])
+    assert d.text == "Mail <email-pii> or call +44 20 7946 0958."
+    assert d.scores == {
+        "pii_email": 1,
+        "pii_ip": None,
+        "pii_iban": None,
+        "pii_card": None,
+        "pii_phone": None,
+    }
 
 
 def test_toxicity_score_counts_listed_words() -> None:
