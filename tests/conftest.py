@@ -11,12 +11,29 @@ from pathlib import Path
 
 import pytest
 
+from curation.document import Document
+
 REPO = Path(__file__).resolve().parent.parent
 SAMPLE_ROOT = REPO / "sample"
 CRAWL = "CC-MAIN-SAMPLE"
 TRUTH = SAMPLE_ROOT / "truth" / f"{CRAWL}.jsonl.gz"
 # The stage chain of configs/sample.toml, in order.
 SAMPLE_STAGES = ["opt_out", "extract", "language", "toxicity", "pii", "tokenize"]
+
+
+def make_doc(text: str = "", url: str = "https://example.org/a", **fields) -> Document:
+    """A document as the reader would hand it over, for testing one stage on its own."""
+    return Document(
+        record_id=f"<urn:{url}#{len(text)}>",
+        url=url,
+        host="example.org",
+        crawl="C",
+        shard="s",
+        offset=0,
+        warc_date="",
+        text=text,
+        **fields,
+    )
 
 
 def expected_blocked(t: dict) -> list[str]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from conftest import make_doc
+
 from curation.document import Document, Status
 from curation.stage import RunContext
 from filters.quality import C4Quality, DatatroveFilter, FineWebQuality, GopherRepetition
@@ -20,17 +22,7 @@ PROSE = (
 
 
 def doc(text: str, language: str | None = "eng_Latn") -> Document:
-    return Document(
-        record_id=f"<urn:{hash(text)}>",
-        url="https://example.org/a",
-        host="example.org",
-        crawl="C",
-        shard="s",
-        offset=0,
-        warc_date="",
-        text=text,
-        language=language,
-    )
+    return make_doc(text, language=language)
 
 
 def judged(stage, docs: list[Document]) -> list[Document]:

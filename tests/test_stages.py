@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 import pytest
+from conftest import make_doc
 from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
@@ -21,20 +22,7 @@ from filters.pii import PIIRedactor
 from filters.toxicity import load_wordlists, toxicity_score
 
 CONTEXT = RunContext(crawl_root="", crawl="")
-
-
-def doc(text: str = "", url: str = "https://example.org/a", **fields) -> Document:
-    return Document(
-        record_id=f"<urn:{url}>",
-        url=url,
-        host="example.org",
-        crawl="C",
-        shard="s",
-        offset=0,
-        warc_date="",
-        text=text,
-        **fields,
-    )
+doc = make_doc
 
 
 ROBOTS = """User-agent: *
