@@ -98,6 +98,18 @@ def toxicity_score(text: str, language: str, wordlists: WordLists, chunk_words: 
     return max((sum(flags[a:b]) / max(b - a, 1) for a, b in spans), default=0.0)
 
 
+def score(
+    texts: list[str], language: str, wordlists: str = "", chunk_words: int = 512
+) -> list[float | None]:
+    """Toxicity scores of texts in one language (a normalised label such as `deu_Latn`, or a
+    list code such as `de`), without the pipeline; None where the language has no list."""
+    lists = load_wordlists(wordlists)
+    code = language if language in lists else wordlist_code(language)
+    if code not in lists:
+        return [None] * len(texts)
+    return [toxicity_score(text, code, lists, chunk_words) for text in texts]
+
+
 @dataclass
 class ToxicityFilter(Filter):
     """Drops documents whose toxicity score exceeds their language's threshold.

@@ -17,6 +17,7 @@ from curation.optout import OptOut
 from curation.robots import is_allowed
 from curation.stage import RunContext, Stage
 from curation.warc import read_documents
+from filters import toxicity
 from filters.langid import LanguageFilter
 from filters.pii import PIIRedactor
 from filters.toxicity import load_wordlists, toxicity_score
@@ -221,3 +222,13 @@ def test_reader_reports_a_truncated_stream_after_the_records_it_could_read() -> 
     # The cut record keeps its identity: its digest no longer matches what was read.
     assert len(docs) == 3 and docs[-1].url == "https://a.org/2"
     assert (docs[-1].status, docs[-1].reason) == (Status.ERROR, "block_digest_mismatch")
+
+
+def test_toxicity_score_library_call_takes_labels_or_list_codes() -> None:
+    lists = load_wordlists()
+    bad = " ".join(sorted(lists["de"][0])[:3])
+    text = "Der Gemeinderat hat heute den Haushalt beschlossen. " + bad
+    by_label = toxicity.score([text, "Ein ruhiger Tag im Park."], "deu_Latn")
+    assert by_label == toxicity.score([text, "Ein ruhiger Tag im Park."], "de")
+    assert by_label[0] == pytest.approx(3 / len(text.split())) and by_label[1] == 0.0
+    assert toxicity.score(["שלום"], "heb_Hebr") == [None]

@@ -1,0 +1,66 @@
+"""Filters on their own: documents per second per core on 2 KB documents, side by side.
+
+Language ID (lid.176) at several text cuts, with its accuracy on the labelled paragraphs of
+tests/data at each cut (speed bought with accuracy is no bargain), and the word-list
+toxicity scorer. PII has its own benchmark (pii_bench.py).
+
+    python benchmarks/filters_bench.py [--docs 2000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import time
+from pathlib import Path
+
+from filters.langid import identify
+from filters.languages import to_iso639_1
+from filters.toxicity import load_wordlists, toxicity_score
+
+DATA = Path(__file__).resolve().parent.parent / "tests" / "data" / "langid_paragraphs.jsonl"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--docs", type=int, default=2000)
+    args = parser.parse_args()
+    rows = [json.loads(line) for line in DATA.read_text(encoding="utf-8").splitlines()]
+    rng = random.Random(0)
+    docs: list[tuple[str, str]] = []  # (text of ~2 KB in one language, its label)
+    by_language: dict[str, list[str]] = {}
+    for row in rows:
+        by_language.setdefault(row["language"], []).append(row["text"])
+    languages = sorted(by_language)
+    for i in range(args.docs):
+        language = languages[i % len(languages)]
+        text = ""
+        while len(text) < 2000:
+            text += rng.choice(by_language[language]) + "\n"
+        docs.append((text[:2000], language))
+    texts = [text for text, _ in docs]
+    identify(texts[:5])  # load the model outside the clock
+    print(f"{len(docs):,} documents of 2,000 characters in {len(languages)} languages")
+    for cut in (5000, 1000, 500, 250):
+        started = time.perf_counter()
+        identify(texts, max_chars=cut)
+        rate = len(texts) / (time.perf_counter() - started)
+        labels = identify([row["text"] for row in rows], max_chars=cut)
+        right = sum(label == row["language"] for (label, _), row in zip(labels, rows, strict=True))
+        print(
+            f"language ID, first {cut:>4} chars: {rate:>8,.0f} docs/s/core; "
+            f"accuracy on {len(rows)} labelled paragraphs {right / len(rows):.1%}"
+        )
+    lists = load_wordlists()
+    coded = [(text, to_iso639_1(label)) for text, label in docs]
+    coded = [(text, code) for text, code in coded if code in lists]
+    started = time.perf_counter()
+    for text, code in coded:
+        toxicity_score(text, code, lists)
+    rate = len(coded) / (time.perf_counter() - started)
+    print(f"toxicity word lists: {rate:>8,.0f} docs/s/core ({len(coded):,} documents with a list)")
+
+
+if __name__ == "__main__":
+    main()
