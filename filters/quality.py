@@ -22,6 +22,7 @@ import pyarrow as pa
 from curation.document import Document
 from curation.stage import RunContext
 from filters.base import Filter
+from filters.languages import to_iso639_1
 
 log = logging.getLogger(__name__)
 
@@ -72,11 +73,16 @@ class DatatroveFilter(Filter):
         self._class = _load_class(self.datatrove_filter)
         self._instances: dict[str | None, Any] = {}
 
+    def _kwargs(self, language: str | None) -> dict[str, Any]:
+        """The datatrove filter's keyword arguments for documents in `language`."""
+        kwargs = {**self.options, **self.options_by_language.get(language or "", {})}
+        if self.pass_language and language:
+            kwargs.setdefault("language", language)
+        return kwargs
+
     def _instance(self, language: str | None) -> Any:
         if language not in self._instances:
-            kwargs = {**self.options, **self.options_by_language.get(language or "", {})}
-            if self.pass_language and language:
-                kwargs.setdefault("language", language)
+            kwargs = self._kwargs(language)
             try:
                 self._instances[language] = self._class(**kwargs)
             except Exception as exc:  # the filter has no support for this language
@@ -134,14 +140,36 @@ class GopherRepetition(DatatroveFilter):
     default_filter: ClassVar[str] = "datatrove.pipeline.filters:GopherRepetitionFilter"
 
 
+def spacy_stop_words(language: str | None) -> list[str] | None:
+    """spaCy's stop words for a language (they ship inside spaCy: no download), or None."""
+    code = to_iso639_1(language or "")
+    try:
+        module = importlib.import_module(f"spacy.lang.{code}.stop_words")
+    except ImportError:
+        return None
+    return sorted(module.STOP_WORDS)
+
+
 @dataclass
 class GopherQuality(DatatroveFilter):
+    """Gopher's quality rules. Its stop-word test uses English words unless told otherwise,
+    which fails nearly every page in another language; here each language gets spaCy's stop
+    words, unless `options`/`options_by_language` set `stop_words`."""
+
     name: ClassVar[str] = "gopher_quality"
     columns: ClassVar[dict[str, pa.DataType]] = {
         "gopher_quality_pass": pa.int8(),
         "gopher_quality_reason": pa.string(),
     }
     default_filter: ClassVar[str] = "datatrove.pipeline.filters:GopherQualityFilter"
+
+    def _kwargs(self, language: str | None) -> dict[str, Any]:
+        kwargs = super()._kwargs(language)
+        if "stop_words" not in kwargs:
+            words = spacy_stop_words(language)
+            if words:
+                kwargs["stop_words"] = words
+        return kwargs
 
 
 @dataclass
