@@ -118,12 +118,13 @@ def optout_table(out: Path, top: int = 10) -> Table | None:
 def cmd_robots_build(args: argparse.Namespace) -> int:
     from curation.snapshot import build_snapshot, captures_from_crawl, captures_from_dir
 
+    # A URL stays as given, for crawl_folder to refuse by name; a folder is made absolute.
+    root = args.crawl_root if "://" in args.crawl_root else str(Path(args.crawl_root).resolve())
     hosts = None
     if args.hosts_from_crawl:
         from curation.crawl import select_shards
         from curation.snapshot import crawl_hosts
 
-        root = str(Path(args.crawl_root).resolve())
         crawl_folder(root, args.hosts_from_crawl)
         hosts = crawl_hosts(root, args.hosts_from_crawl, select_shards(root, args.hosts_from_crawl))
     elif args.hosts:
@@ -132,11 +133,6 @@ def cmd_robots_build(args: argparse.Namespace) -> int:
             line.strip().lower() for line in lines if line.strip() and not line.startswith("#")
         }
     if args.from_crawl:
-        root = (
-            str(Path(args.crawl_root).resolve())
-            if "://" not in args.crawl_root
-            else args.crawl_root
-        )
         crawl_folder(root, args.from_crawl)
         captures = captures_from_crawl(root, args.from_crawl)
         sources = [f"crawl:{args.from_crawl}"]

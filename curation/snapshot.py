@@ -26,12 +26,11 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
-from fastwarc.warc import ArchiveIterator, WarcRecordType
 
 from curation.crawl import ROBOTS_LISTING, Shard, open_input, read_listing
 from curation.output import sha256_file, write_json_atomic
 from curation.robots import MAX_ROBOTS_BYTES
-from curation.warc import host_of
+from curation.warc import host_of, response_records
 
 log = logging.getLogger(__name__)
 
@@ -180,9 +179,7 @@ def captures_from_crawl(crawl_root: str, crawl: str) -> Iterator[Capture]:
         log.warning("%s lists no robots.txt captures under %s", crawl, crawl_root)
     for path in paths:
         with open_input(crawl_root, path) as stream:
-            for record in ArchiveIterator(
-                stream, record_types=WarcRecordType.response, parse_http=False, fsspec_args=False
-            ):
+            for record in response_records(stream):
                 url = record.headers.get("WARC-Target-URI", "") or ""
                 date = record.headers.get("WARC-Date", "") or ""
                 try:
@@ -233,9 +230,7 @@ def crawl_hosts(crawl_root: str, crawl: str, shards: Iterable[Shard]) -> set[str
     hosts: set[str] = set()
     for shard in shards:
         with open_input(crawl_root, shard.path) as stream:
-            for record in ArchiveIterator(
-                stream, record_types=WarcRecordType.response, parse_http=False, fsspec_args=False
-            ):
+            for record in response_records(stream):
                 host = host_of(record.headers.get("WARC-Target-URI", "") or "")
                 if host:
                     hosts.add(host)

@@ -34,13 +34,19 @@ def _http_headers(record) -> dict[str, str]:
     return headers
 
 
+def response_records(stream: BinaryIO) -> ArchiveIterator:
+    """The response records of a WARC stream (gzip or not), HTTP heads not yet parsed: the one
+    way heed opens a WARC, for pages and robots.txt captures alike."""
+    return ArchiveIterator(
+        stream, record_types=WarcRecordType.response, parse_http=False, fsspec_args=False
+    )
+
+
 def read_documents(
     stream: BinaryIO, *, crawl: str, shard: str, verify_digests: bool = True
 ) -> Iterator[Document]:
     """Every response record of a WARC stream (gzip or not), in file order."""
-    records = ArchiveIterator(
-        stream, record_types=WarcRecordType.response, parse_http=False, fsspec_args=False
-    )
+    records = response_records(stream)
     position = 0
     try:
         for record in records:
