@@ -15,12 +15,13 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from curation import executors
+from curation import calibrate, executors
 from curation.config import ConfigError, PipelineConfig
 from curation.crawl import Shard, crawl_folder, select_shards
 from curation.manifest import build_manifest, write_manifest
 from curation.output import read_marker
-from curation.stage import RunContext
+from curation.stage import RunContext, Stage
+from filters import registry
 
 # soft_wrap: messages and paths stay on one line, whatever the terminal width.
 console = Console(stderr=True, soft_wrap=True)
@@ -172,23 +173,22 @@ def cmd_robots_build(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_corpus(args: argparse.Namespace) -> int:
-    config = PipelineConfig.load(
-        args.config, crawl_root=args.crawl_root, crawl=args.crawl, shards=args.shards
-    )
+def run_pipeline(
+    config: PipelineConfig, out: Path, executor: str, ray_address: str | None, what: str
+) -> tuple[list[Stage], list[dict[str, Any]], executors.RunResult]:
+    """Run the config's shards not yet done in `out`, with progress bars; the stages built,
+    every shard's marker (done before or now) and the run's result."""
     crawl_folder(config.crawl_root, config.crawl)
-    out = Path(args.out) if args.out else Path("out") / config.name
     out.mkdir(parents=True, exist_ok=True)
     shards = select_shards(config.crawl_root, config.crawl, config.shards)
     finished = {s.index: read_marker(out, s.part) for s in shards}
     todo = [s for s in shards if finished[s.index] is None]
     console.print(
         escape(
-            f"heed corpus: {config.crawl} from {config.crawl_root}: {len(shards)} shards "
-            f"({len(shards) - len(todo)} already done) -> {out} (executor: {args.executor})"
+            f"heed {what}: {config.crawl} from {config.crawl_root}: {len(shards)} shards "
+            f"({len(shards) - len(todo)} already done) -> {out} (executor: {executor})"
         )
     )
-    started = time.monotonic()
     result = executors.RunResult()
     stages = config.build_stages()
     context = RunContext(config.crawl_root, config.crawl, str(out))
@@ -204,13 +204,33 @@ def cmd_corpus(args: argparse.Namespace) -> int:
         with Progress(*columns, console=console, transient=False) as bar:
             progress = BarProgress(bar, len(shards))
             bar.advance(progress.shard_task, len(shards) - len(todo))
-            result = executors.run(args.executor, config, todo, out, progress, args.ray_address)
+            result = executors.run(executor, config, todo, out, progress, ray_address)
     markers = [
         {**marker, "skipped": True} for marker in finished.values() if marker is not None
     ] + result.markers
     markers.sort(key=lambda m: m["index"])
+    return stages, markers, result
+
+
+def report_failures(failed: dict[str, str]) -> int:
+    if not failed:
+        return 0
+    console.print(f"[red]{len(failed)} shard(s) failed; rerun to retry them:[/red]")
+    for path, error in sorted(failed.items()):
+        console.print(f"  {escape(path)}: {escape(error)}")
+    return 1
+
+
+def cmd_corpus(args: argparse.Namespace) -> int:
+    config = PipelineConfig.load(
+        args.config, crawl_root=args.crawl_root, crawl=args.crawl, shards=args.shards
+    )
+    out = Path(args.out) if args.out else Path("out") / config.name
+    config, calibration = calibrate.apply(config, out)
+    started = time.monotonic()
+    stages, markers, result = run_pipeline(config, out, args.executor, args.ray_address, "corpus")
     if not result.failed:
-        write_manifest(out, build_manifest(config, stages, markers))
+        write_manifest(out, build_manifest(config, stages, markers, calibration))
     console.print(summarize(markers, result.failed, [s.name for s in stages]))
     timings = timing_table(result.markers)
     if timings is not None:
@@ -219,11 +239,59 @@ def cmd_corpus(args: argparse.Namespace) -> int:
     if optout is not None:
         console.print(optout)
     console.print(escape(f"outputs in {out}  ({time.monotonic() - started:.1f}s)"))
+    return report_failures(result.failed)
+
+
+def calibration_table(calibration: dict[str, Any]) -> Table:
+    table = Table(title="heed calibrate: per-language cutoffs")
+    for column in ("stage", "language", "documents", "cutoff", "drop rate", "note"):
+        table.add_column(
+            column, justify="right" if column in ("documents", "drop rate") else "left"
+        )
+    for name, stage in calibration["stages"].items():
+        for language, entry in stage["languages"].items():
+            documents = f"{entry['documents']:,}"
+            if not entry["calibrated"]:
+                table.add_row(name, language, documents, "-", "-", escape(f"{entry['why']}: fixed"))
+            elif entry["cutoff"] is None:
+                table.add_row(name, language, documents, "-", "0.0%", "quantile drops none")
+            else:
+                table.add_row(
+                    name,
+                    language,
+                    documents,
+                    f"{entry['cutoff'][0]:.4f}",
+                    f"{100 * entry['drop_rate']:.1f}%",
+                    f"{entry['tied_at_cutoff']:,} tied at the cutoff",
+                )
+    return table
+
+
+def cmd_calibrate(args: argparse.Namespace) -> int:
+    config = PipelineConfig.load(
+        args.config, crawl_root=args.crawl_root, crawl=args.crawl, shards=args.shards
+    )
+    out = Path(args.out) if args.out else Path("out") / config.name
+    sample = calibrate.sample_config(config)
+    sample_out = out / calibrate.CALIBRATION_RUN
+    _, markers, result = run_pipeline(
+        sample, sample_out, args.executor, args.ray_address, "calibrate"
+    )
     if result.failed:
-        console.print(f"[red]{len(result.failed)} shard(s) failed; rerun to retry them:[/red]")
-        for path, error in sorted(result.failed.items()):
-            console.print(f"  {escape(path)}: {escape(error)}")
-        return 1
+        return report_failures(result.failed)
+    calibration = {
+        "fingerprint": calibrate.fingerprint(config),
+        "sample": {
+            "shards": [m["shard"] for m in markers],
+            "records": sum(m["records"] for m in markers),
+            "run": calibrate.CALIBRATION_RUN,  # under the output folder
+        },
+        "min_docs": args.min_docs,
+        "stages": calibrate.compute(config, sample_out, args.min_docs),
+    }
+    path = calibrate.write(out, calibration)
+    console.print(calibration_table(calibration))
+    console.print(escape(f"cutoffs in {path}; `heed corpus` with this config uses them"))
     return 0
 
 
@@ -262,6 +330,25 @@ def parser() -> argparse.ArgumentParser:
     )
     corpus.set_defaults(func=cmd_corpus)
 
+    calib = commands.add_parser(
+        "calibrate",
+        help="measure per-language quantile cutoffs (e.g. toxicity's top 5%%) on a sample run",
+    )
+    calib.add_argument("config", nargs="?", help="pipeline TOML (default: configs/sample.toml)")
+    calib.add_argument("--crawl-root", help="folder that holds crawl-data/ (overrides config)")
+    calib.add_argument("--crawl", help="crawl name (overrides config)")
+    calib.add_argument("--out", help="the corpus output folder (default: out/<config name>)")
+    calib.add_argument("--executor", choices=executors.EXECUTORS, default="ray")
+    calib.add_argument("--shards", type=int, help="the sample: the first N shards")
+    calib.add_argument(
+        "--min-docs",
+        type=int,
+        default=calibrate.DEFAULT_MIN_DOCS,
+        help="languages with fewer sample documents keep the fixed threshold",
+    )
+    calib.add_argument("--ray-address", help="a Ray cluster to use")
+    calib.set_defaults(func=cmd_calibrate)
+
     robots = commands.add_parser("robots", help="robots.txt snapshots")
     robots_commands = robots.add_subparsers(dest="robots_command", required=True)
     build = robots_commands.add_parser(
@@ -288,6 +375,12 @@ def parser() -> argparse.ArgumentParser:
         help="let --live fetch from private, loopback and link-local addresses",
     )
     build.set_defaults(func=cmd_robots_build)
+
+    filters = commands.add_parser("filters", help="filters' models: training")
+    filter_commands = filters.add_subparsers(dest="filters_command", required=True)
+    for name, (text, setup) in registry.commands().items():
+        command = filter_commands.add_parser(name, help=text)
+        command.set_defaults(func=setup(command))
 
     audit = commands.add_parser("audit", help="read a run's audit")
     audit_commands = audit.add_subparsers(dest="audit_command", required=True)

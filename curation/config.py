@@ -111,6 +111,17 @@ def _is_url(location: str) -> bool:
     return "://" in location
 
 
+def _resolve(value: Any, base: Path) -> Any:
+    """A path parameter made absolute: a string, or the strings in a list or table."""
+    if isinstance(value, str):
+        return str((base / value).resolve()) if value and not _is_url(value) else value
+    if isinstance(value, list):
+        return [_resolve(v, base) for v in value]
+    if isinstance(value, dict):
+        return {k: _resolve(v, base) for k, v in value.items()}
+    return value
+
+
 def _resolve_paths(refs: list[Any], tables: dict[str, Any], base: Path) -> dict[str, Any]:
     """Stage parameters that are file paths (a stage's `path_params`), made absolute against
     the config file's folder, so the config means the same from any working directory."""
@@ -121,14 +132,8 @@ def _resolve_paths(refs: list[Any], tables: dict[str, Any], base: Path) -> dict[
         cls = stage_class(ref)
         params = dict(resolved.get(cls.name, {}))
         for key in cls.path_params:
-            value = params.get(key)
-            if isinstance(value, str) and value and not _is_url(value):
-                params[key] = str((base / value).resolve())
-            elif isinstance(value, list):
-                params[key] = [
-                    str((base / v).resolve()) if isinstance(v, str) and not _is_url(v) else v
-                    for v in value
-                ]
+            if key in params:
+                params[key] = _resolve(params[key], base)
         if params:
             resolved[cls.name] = params
     return resolved

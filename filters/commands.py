@@ -1,0 +1,70 @@
+"""`heed filters ...` commands: work on filters' models outside a pipeline run.
+
+Each entry of `filters.registry.COMMANDS` points at a function here that adds its arguments to
+an argparse parser and returns the function that runs the command.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections import Counter
+from collections.abc import Callable
+from pathlib import Path
+
+
+def train_fasttext(parser: argparse.ArgumentParser) -> Callable[[argparse.Namespace], int]:
+    """`heed filters train-fasttext LABELS.tsv --out MODEL.bin`: a supervised fastText model
+    (e.g. a toxicity classifier for the toxicity stage's `model`/`models`)."""
+    parser.add_argument("labels", help="training data: one `label<TAB>text` per line")
+    parser.add_argument("--out", required=True, help="model file to write (fastText .bin)")
+    parser.add_argument("--valid", help="held-out `label<TAB>text` lines to report accuracy on")
+    parser.add_argument("--dim", type=int, default=16, help="embedding size")
+    parser.add_argument("--epoch", type=int, default=5)
+    parser.add_argument("--lr", type=float, default=0.5, help="learning rate at the start")
+    parser.add_argument("--word-ngrams", type=int, default=2, help="word n-grams up to this n")
+    parser.add_argument("--minn", type=int, default=0, help="shortest char n-gram (0: none)")
+    parser.add_argument("--maxn", type=int, default=0, help="longest char n-gram")
+    parser.add_argument("--bucket", type=int, default=200_000, help="hash buckets for n-grams")
+    parser.add_argument("--min-count", type=int, default=1, help="rarer words are left out")
+    parser.add_argument("--seed", type=int, default=0)
+
+    def run(args: argparse.Namespace) -> int:
+        from filters.fasttext_model import read_labelled_tsv, train_supervised
+
+        examples = list(read_labelled_tsv(args.labels))
+        if not examples:
+            print(f"error: {args.labels} has no labelled lines", file=sys.stderr)
+            return 2
+        counts = Counter(label for label, _ in examples)
+        print(f"{len(examples):,} examples: " + ", ".join(f"{k} {v:,}" for k, v in counts.items()))
+        started = time.monotonic()
+        model = train_supervised(
+            examples,
+            dim=args.dim,
+            epoch=args.epoch,
+            lr=args.lr,
+            word_ngrams=args.word_ngrams,
+            minn=args.minn,
+            maxn=args.maxn,
+            bucket=args.bucket,
+            min_count=args.min_count,
+            seed=args.seed,
+        )
+        seconds = time.monotonic() - started
+        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+        model.save(args.out)
+        print(f"trained in {seconds:.1f}s; labels {model.labels}; wrote {args.out}")
+        if args.valid:
+            held_out = list(read_labelled_tsv(args.valid))
+            right = sum(
+                model.predict(text)[0][0].removeprefix("__label__")
+                == label.removeprefix("__label__")
+                for label, text in held_out
+            )
+            share = right / max(len(held_out), 1)
+            print(f"held-out accuracy: {right}/{len(held_out)} = {share:.3f}")
+        return 0
+
+    return run
