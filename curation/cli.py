@@ -18,7 +18,7 @@ from rich.table import Table
 from curation import calibrate, executors
 from curation.config import ConfigError, PipelineConfig
 from curation.crawl import Shard, crawl_folder, select_shards
-from curation.manifest import build_manifest, write_manifest
+from curation.manifest import build_manifest, stages_digest, write_manifest
 from curation.output import read_marker
 from curation.stage import RunContext, Stage
 from filters import registry
@@ -194,6 +194,13 @@ def run_pipeline(
     context = RunContext(config.crawl_root, config.crawl, str(out))
     for stage in stages:
         stage.prepare(context)
+    digest = stages_digest(config, stages)
+    other = [m["shard"] for m in finished.values() if m and m.get("stages_sha256") != digest]
+    if other:
+        raise ConfigError(
+            f"{out} holds {len(other)} shard(s) made with other stage settings or models "
+            f"(e.g. {other[0]}); write to a new --out, or delete {out} to redo them"
+        )
     if todo:
         columns = (
             TextColumn("{task.description:>8}"),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -32,6 +33,14 @@ PACKAGES = (
 )
 
 
+def stages_digest(config: PipelineConfig, stages: list[Stage]) -> str:
+    """What a shard's outputs depend on besides its input: the crawl and every stage's class,
+    version, parameters and asset hashes. Each shard's marker carries it, so a rerun into the
+    same folder with other settings is refused instead of mixing two configs' outputs."""
+    described = {"crawl": config.crawl, "stages": [stage.describe() for stage in stages]}
+    return hashlib.sha256(json.dumps(described, sort_keys=True).encode()).hexdigest()
+
+
 def package_versions() -> dict[str, str | None]:
     versions: dict[str, str | None] = {}
     for name in PACKAGES:
@@ -52,6 +61,7 @@ def build_manifest(
         "format_version": FORMAT_VERSION,
         "config": config.to_dict(),
         "stages": [stage.describe() for stage in stages],
+        "stages_sha256": stages_digest(config, stages),
         # The file and hash of the tokenizer behind tokens/, for the trainer to check.
         "tokenizer": next((s.assets() for s in stages if s.name == "tokenize"), None),
         # The sample measurement behind quantile cutoffs (the cutoffs are in the config).

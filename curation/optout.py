@@ -289,7 +289,8 @@ class OptOut(Stage):
         return {f"robots snapshot of {', '.join(s.meta['sources'])}": s.id for s in snapshots}
 
     def setup(self, context: RunContext) -> None:
-        self._snapshots = [Snapshot(p) for p in self._snapshot_paths(context)]
+        self._paths = self._snapshot_paths(context)
+        self._snapshots = [Snapshot(p) for p in self._paths]
         self._domains: dict[str, dict[str, str]] = {}
         if self.mode == "domain":
             self._domains = json.loads(domains_path(context).read_text())

@@ -18,6 +18,7 @@ from typing import Any, BinaryIO
 from curation.config import PipelineConfig
 from curation.crawl import Shard, open_input
 from curation.document import Document
+from curation.manifest import stages_digest
 from curation.output import ShardWriter, read_marker
 from curation.stage import RunContext, Stage
 from curation.warc import read_documents
@@ -25,7 +26,7 @@ from curation.warc import read_documents
 log = logging.getLogger(__name__)
 
 # Built and set up once per process and config: a Ray worker reuses them across its tasks.
-_STAGES: dict[str, list[Stage]] = {}
+_STAGES: dict[str, tuple[list[Stage], str]] = {}
 
 
 class _HashingReader:
@@ -48,14 +49,15 @@ class _HashingReader:
             pass
 
 
-def stages_for(config: PipelineConfig, out: Path) -> list[Stage]:
+def stages_for(config: PipelineConfig, out: Path) -> tuple[list[Stage], str]:
+    """The set-up stages and their digest (see `stages_digest`)."""
     key = f"{config!r}|{out}"
     if key not in _STAGES:
         stages = config.build_stages()
         context = RunContext(config.crawl_root, config.crawl, str(out))
         for stage in stages:
             stage.setup(context)
-        _STAGES[key] = stages
+        _STAGES[key] = (stages, stages_digest(config, stages))
     return _STAGES[key]
 
 
@@ -82,7 +84,7 @@ def process_shard(
     done = read_marker(out, shard.part)
     if done is not None:
         return {**done, "skipped": True}
-    stages = stages_for(config, out)
+    stages, digest = stages_for(config, out)
     writer = ShardWriter(out, shard.part, score_columns(stages))
     counts: Counter[str] = Counter()
     tokens = 0
@@ -128,6 +130,7 @@ def process_shard(
         "shard": shard.path,
         "index": shard.index,
         "input": {"sha256": stream.digest.hexdigest(), "bytes": stream.size},
+        "stages_sha256": digest,
         "records": sum(counts.values()),
         "tokens": tokens,
         "outcomes": dict(sorted(counts.items())),

@@ -89,3 +89,20 @@ def test_a_failed_shard_is_reported_and_retried_by_a_rerun(local_run: Path, tmp_
     assert sorted(clean) == sorted(after)
     # The manifest names the crawl root; every data file and marker is the same.
     assert [n for n in clean if clean[n] != after[n]] == ["manifest.json"]
+
+
+def test_a_rerun_with_other_settings_is_refused_not_mixed(local_run: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    shutil.copytree(local_run, out)
+    (out / "markers" / "part-00003.json").unlink()  # one shard still to do
+    config = tmp_path / "other.toml"
+    text = (REPO / "configs" / "sample.toml").read_text().replace('"../sample', f'"{SAMPLE_ROOT}')
+    config.write_text(text.replace("min_score = 0.5", "min_score = 0.6"))
+    before = output_files(out)
+    proc = run_heed("corpus", str(config), "--executor", "local", "--out", str(out), check=False)
+    assert proc.returncode == 2
+    assert "3 shard(s) made with other stage settings" in proc.stderr
+    assert output_files(out) == before
+    # The same settings resume as before.
+    run_heed("corpus", "--executor", "local", "--out", str(out))
+    assert output_files(out) == output_files(local_run)
