@@ -62,12 +62,19 @@ TOKENS_SCHEMA = pa.schema(
 )
 
 
-def schemas(score_columns: dict[str, pa.DataType]) -> dict[str, pa.Schema]:
+def schemas(
+    score_columns: dict[str, pa.DataType], metadata: dict[str, str] | None = None
+) -> dict[str, pa.Schema]:
+    """The three files' schemas; `metadata` (which stages, at which versions, wrote them) goes
+    into each file's Parquet key-value metadata."""
     scores = [pa.field(name, kind) for name, kind in score_columns.items()]
     return {
-        "documents": pa.schema([*DOCUMENT_FIELDS, *scores, pa.field("text", pa.string())]),
-        "tokens": TOKENS_SCHEMA,
-        "audit": pa.schema([*AUDIT_FIELDS, *scores]),
+        kind: schema.with_metadata(metadata or {})
+        for kind, schema in {
+            "documents": pa.schema([*DOCUMENT_FIELDS, *scores, pa.field("text", pa.string())]),
+            "tokens": TOKENS_SCHEMA,
+            "audit": pa.schema([*AUDIT_FIELDS, *scores]),
+        }.items()
     }
 
 
@@ -129,9 +136,15 @@ def write_json_atomic(path: Path, data: dict[str, Any]) -> None:
 class ShardWriter:
     """Streams one shard's three Parquet files batch by batch, then commits them atomically."""
 
-    def __init__(self, out: Path, part: str, score_columns: dict[str, pa.DataType]) -> None:
+    def __init__(
+        self,
+        out: Path,
+        part: str,
+        score_columns: dict[str, pa.DataType],
+        metadata: dict[str, str] | None = None,
+    ) -> None:
         self.out, self.part = out, part
-        self.schemas = schemas(score_columns)
+        self.schemas = schemas(score_columns, metadata)
         self.final = {kind: out / kind / f"{part}.parquet" for kind in KINDS}
         self.tmp = {kind: path.with_name(f".{path.name}.tmp") for kind, path in self.final.items()}
         self.writers: dict[str, pq.ParquetWriter] = {}

@@ -6,6 +6,7 @@ This is the whole unit of work; executors only decide where it runs.
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import time
 from collections import Counter
@@ -85,7 +86,12 @@ def process_shard(
     if done is not None:
         return {**done, "skipped": True}
     stages, digest = stages_for(config, out)
-    writer = ShardWriter(out, shard.part, score_columns(stages))
+    # Each file names the stages (and versions) behind its rows, as the manifest does.
+    metadata = {
+        "heed.stages": json.dumps({stage.name: stage.version for stage in stages}),
+        "heed.stages_sha256": digest,
+    }
+    writer = ShardWriter(out, shard.part, score_columns(stages), metadata)
     counts: Counter[str] = Counter()
     tokens = 0
     # Per-stage wall time and records seen; reported to the caller, never written (not

@@ -255,6 +255,14 @@ def test_manifest_records_config_versions_and_checksums(local_run: Path) -> None
     assert manifest["totals"]["records"] == sum(
         pq.read_metadata(p).num_rows for p in (local_run / "audit").glob("part-*.parquet")
     )
+    # Every output file names the stages and versions behind it, as the manifest does.
+    versions = {s["name"]: s["version"] for s in manifest["stages"]}
+    for path in sorted(local_run.glob("*/part-*.parquet")):
+        meta = pq.read_schema(path).metadata
+        assert json.loads(meta[b"heed.stages"]) == versions, path
+        assert meta[b"heed.stages_sha256"].decode() == manifest["stages_sha256"], path
+    markers = [json.loads(p.read_text()) for p in (local_run / "markers").glob("*.json")]
+    assert {m["stages_sha256"] for m in markers} == {manifest["stages_sha256"]}
 
 
 def test_audit_explain_walks_a_record_through_the_stages(local_run: Path, audit, truth) -> None:
