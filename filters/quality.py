@@ -24,6 +24,7 @@ datatrove's tokenizer returns, computed once instead of up to four times.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import logging
 from collections.abc import Iterable, Iterator
@@ -111,21 +112,21 @@ class SharedTokenizer(WordTokenizer):
         if isinstance(spacy_tok, SpaCyTokenizer) and spacy_tok.language != "ja":
             nlp = spacy_tok.tokenizer
             if len(nlp.vocab) < VOCAB_LIMIT:
-                try:
+                # A text spaCy chokes on is datatrove's to handle, in the call that follows.
+                with contextlib.suppress(Exception):
                     nlp.tokenizer(text)
-                except Exception:  # noqa: BLE001 - a text spaCy chokes on is datatrove's to handle
-                    pass
 
     def _answer(self, method: str, text: str) -> Any:
         memo = MEMO.current
         key = (self.language, method, text)
-        if memo is not None and key in memo:
-            return memo[key]
-        self._learn(text)
-        answer = getattr(self.inner, method)(text)
-        if memo is not None:
+        if memo is None or key not in memo:
+            self._learn(text)
+            answer = getattr(self.inner, method)(text)
+            if memo is None:
+                return answer
             memo[key] = answer
-        return answer
+        # A copy: one filter changing its list must not change what the next one sees.
+        return list(memo[key])
 
     def word_tokenize(self, text: str) -> list[str]:
         return self._answer("word_tokenize", text)
