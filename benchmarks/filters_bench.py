@@ -1,10 +1,13 @@
 """Filters on their own: documents per second per core on 2 KB documents, side by side.
 
 Language ID (lid.176) at several text cuts, with its accuracy on the labelled paragraphs of
-tests/data at each cut (speed bought with accuracy is no bargain), and the word-list
-toxicity scorer. PII has its own benchmark (pii_bench.py).
+tests/data at each cut (speed bought with accuracy is no bargain), the word-list toxicity
+scorer, and the four datatrove quality filters through heed's adapter: each filter on its own
+as datatrove runs it (plain) beside the four in a chain sharing one tokenization per document
+(shared), in the languages datatrove can tokenize without extra packages. PII has its own
+benchmark (pii_bench.py).
 
-    python benchmarks/filters_bench.py [--docs 2000]
+    python benchmarks/filters_bench.py [--docs 2000] [--quality-docs 1000]
 """
 
 from __future__ import annotations
@@ -15,8 +18,11 @@ import random
 import time
 from pathlib import Path
 
+from curation.document import Document
+from curation.stage import RunContext
 from filters.langid import identify
 from filters.languages import to_iso639_1
+from filters.quality import C4Quality, FineWebQuality, GopherQuality, GopherRepetition
 from filters.toxicity import load_wordlists, toxicity_score
 
 DATA = Path(__file__).resolve().parent.parent / "tests" / "data" / "langid_paragraphs.jsonl"
@@ -25,6 +31,7 @@ DATA = Path(__file__).resolve().parent.parent / "tests" / "data" / "langid_parag
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--docs", type=int, default=2000)
+    parser.add_argument("--quality-docs", type=int, default=1000)
     args = parser.parse_args()
     rows = [json.loads(line) for line in DATA.read_text(encoding="utf-8").splitlines()]
     rng = random.Random(0)
@@ -60,6 +67,75 @@ def main() -> None:
         toxicity_score(text, code, lists)
     rate = len(coded) / (time.perf_counter() - started)
     print(f"toxicity word lists: {rate:>8,.0f} docs/s/core ({len(coded):,} documents with a list)")
+    # Pages for the quality filters repeat no paragraph: a repeated one makes Gopher repetition
+    # and FineWeb stop before they tokenize, which would time the early exit, not the filter.
+    pages: list[tuple[str, str]] = []
+    for i in range(args.quality_docs):
+        language = languages[i % len(languages)]
+        shuffled = rng.sample(by_language[language], len(by_language[language]))
+        pages.append(("\n".join(shuffled)[:2000], language))
+    quality_bench(pages)
+
+
+QUALITY = (GopherRepetition, GopherQuality, C4Quality, FineWebQuality)
+
+
+def as_documents(docs: list[tuple[str, str]]) -> list[Document]:
+    return [
+        Document(
+            f"<{i}>", "https://example.org/", "example.org", "", "", 0, "", text=t, language=lang
+        )
+        for i, (t, lang) in enumerate(docs)
+    ]
+
+
+def quality_bench(docs: list[tuple[str, str]]) -> None:
+    """Seconds each quality filter spends per document: plain (alone, datatrove's own
+    tokenization on every call) and shared (in the pipeline's order, one tokenization per
+    document for all four). Batches of 64, as the sample config runs them."""
+    context = RunContext(crawl_root="", crawl="")
+    probe = [cls(shared_tokenization=False) for cls in QUALITY]
+    for stage in probe:
+        stage.setup(context)
+        stage.score(as_documents(docs[:200]))  # load every language's tokenizer off the clock
+    # Only languages every filter judges here: an unjudged page costs nothing and flatters.
+    judged = {
+        lang
+        for lang in {lang for _, lang in docs}
+        if all(stage._instances.get(lang) is not None for stage in probe)
+    }
+    docs = [(text, lang) for text, lang in docs if lang in judged]
+    print(
+        f"quality filters on {len(docs):,} documents of 2,000 characters in {len(judged)} "
+        "languages (plain: each filter alone, as datatrove runs it; shared: the four in a "
+        "chain, one tokenization per document)"
+    )
+    plain: dict[str, float] = {}
+    for cls in QUALITY:  # plain first: it leaves no lexemes behind to speed up the shared run
+        stage = cls(shared_tokenization=False)
+        stage.setup(context)
+        batch = as_documents(docs)
+        started = time.perf_counter()
+        for i in range(0, len(batch), 64):
+            stage.score(batch[i : i + 64])
+        plain[cls.name] = time.perf_counter() - started
+    stages = [cls() for cls in QUALITY]
+    shared = dict.fromkeys(plain, 0.0)
+    for stage in stages:
+        stage.setup(context)
+    batch = as_documents(docs)
+    for i in range(0, len(batch), 64):
+        for stage in stages:
+            started = time.perf_counter()
+            stage.score(batch[i : i + 64])
+            shared[stage.name] += time.perf_counter() - started
+    for name in [*plain, "all four"]:
+        before = sum(plain.values()) if name == "all four" else plain[name]
+        after = sum(shared.values()) if name == "all four" else shared[name]
+        print(
+            f"{name:<18} plain {len(docs) / before:>8,.0f} docs/s/core   "
+            f"shared {len(docs) / after:>8,.0f} docs/s/core   ({before / after:.1f}x)"
+        )
 
 
 if __name__ == "__main__":

@@ -18,7 +18,11 @@ SAMPLE_ROOT = REPO / "sample"
 CRAWL = "CC-MAIN-SAMPLE"
 TRUTH = SAMPLE_ROOT / "truth" / f"{CRAWL}.jsonl.gz"
 # The stage chain of configs/sample.toml, in order.
-SAMPLE_STAGES = ["opt_out", "extract", "language", "toxicity", "pii", "tokenize"]
+SAMPLE_STAGES = [
+    "opt_out", "extract", "language", "toxicity", "pii",
+    "gopher_repetition", "gopher_quality", "c4_quality", "fineweb_quality",
+    "tokenize",
+]  # fmt: skip
 
 
 def make_doc(text: str = "", url: str = "https://example.org/a", **fields) -> Document:
