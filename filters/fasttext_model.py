@@ -1,0 +1,683 @@
+"""fastText models in pure Python + numpy: read (`.bin`, quantized `.ftz`), write (`.bin`),
+predict, and train supervised classifiers.
+
+Why not the C++ package: fasttext-predict cannot train, the full `fasttext` wheels install the
+same `fasttext` module, and per-call overhead made language ID cost ~650 µs per 2 KB page.
+Here a quantized model is decoded to dense rows once at load, and each distinct word's input
+rows are summed once and cached, so a document costs a dict lookup per token plus one
+gather-and-sum. Outputs follow fastText 0.9.2 exactly (src/fasttext.cc, dictionary.cc,
+loss.cc, quantmatrix.cc, productquantizer.cc), including its quirks: the `</s>` token that
+predict appends, FNV-1a over *signed* chars, and the 1e-5 added inside every log it takes.
+"""
+
+from __future__ import annotations
+
+import re
+import struct
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+MAGIC = 793712314  # the first int32 of every fastText model file
+VERSION = 12  # the format fastText 0.9 writes; 11 is read too
+EOS = "</s>"  # the token fastText reads at the end of each line
+LABEL_PREFIX = "__label__"  # fastText's default `-label` (not stored in the file)
+LOSS_HS, LOSS_NS, LOSS_SOFTMAX, LOSS_OVA = 1, 2, 3, 4
+MODEL_CBOW, MODEL_SG, MODEL_SUP = 1, 2, 3
+_WORD, _LABEL = 0, 1  # dictionary entry types
+_KSUB = 256  # centroids per sub-quantizer (8-bit codes)
+_NGRAM_MULTIPLIER = np.uint64(116049371)  # fastText's word n-gram hash step
+
+# fastText splits words on these bytes only ('\n' ends the line).
+_FASTTEXT_SPACE = re.compile("[ \t\n\r\v\f\0]+")
+# Characters str.split() treats as whitespace but fastText does not (and NUL, which fastText
+# does but str.split() does not): when none occur, str.split() gives fastText's tokens.
+_SPLIT_DIFFERS = re.compile(
+    "[\0\x1c-\x1f\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]"
+)
+_ARGS = struct.Struct("<12id")
+_DICT_HEAD = struct.Struct("<3i2q")
+
+
+@dataclass
+class Args:
+    """The training arguments a model file stores (in this order)."""
+
+    dim: int = 16
+    ws: int = 5
+    epoch: int = 5
+    min_count: int = 1
+    neg: int = 5
+    word_ngrams: int = 1
+    loss: int = LOSS_SOFTMAX
+    model: int = MODEL_SUP
+    bucket: int = 2_000_000
+    minn: int = 0
+    maxn: int = 0
+    lr_update_rate: int = 100
+    t: float = 1e-4
+
+    def pack(self) -> bytes:
+        return _ARGS.pack(
+            self.dim, self.ws, self.epoch, self.min_count, self.neg, self.word_ngrams,
+            self.loss, self.model, self.bucket, self.minn, self.maxn, self.lr_update_rate,
+            self.t,
+        )  # fmt: skip
+
+
+def fnv1a(data: bytes) -> int:
+    """fastText's 32-bit FNV-1a, which xors each byte as a *signed* char (sign-extended)."""
+    h = 2166136261
+    for b in data:
+        h = ((h ^ ((b | 0xFFFFFF00) if b & 0x80 else b)) * 16777619) & 0xFFFFFFFF
+    return h
+
+
+def _signed32(h: int) -> int:
+    # fastText keeps word hashes in a vector<int32_t>, then widens them to uint64 with sign.
+    return h - (1 << 32) if h & 0x80000000 else h
+
+
+def fasttext_tokens(text: str) -> list[str]:
+    """The words fastText reads from `text`: split on its separator bytes only."""
+    if _SPLIT_DIFFERS.search(text) is None:
+        return text.split()  # same tokens, several times faster than the regex
+    return [token for token in _FASTTEXT_SPACE.split(text) if token]
+
+
+def _byte_subwords(word: bytes, minn: int, maxn: int) -> list[bytes]:
+    """Character n-grams of a (BOW/EOW-wrapped) word exactly as computeSubwords walks its
+    bytes; only used for dictionary words that are not valid UTF-8."""
+    grams = []
+    for i in range(len(word)):
+        if (word[i] & 0xC0) == 0x80:
+            continue
+        j, n = i, 1
+        while j < len(word) and n <= maxn:
+            j += 1
+            while j < len(word) and (word[j] & 0xC0) == 0x80:
+                j += 1
+            if n >= minn and not (n == 1 and (i == 0 or j == len(word))):
+                grams.append(word[i:j])
+            n += 1
+    return grams
+
+
+class _Reader:
+    """Bounds-checked reads from a model file's bytes; any shortfall is a ValueError."""
+
+    def __init__(self, data: bytes, name: str) -> None:
+        self.data, self.offset, self.name = data, 0, name
+
+    def unpack(self, fmt: str | struct.Struct) -> tuple:
+        layout = fmt if isinstance(fmt, struct.Struct) else struct.Struct(fmt)
+        if self.offset + layout.size > len(self.data):
+            raise ValueError(f"{self.name}: truncated fastText model (at byte {self.offset})")
+        values = layout.unpack_from(self.data, self.offset)
+        self.offset += layout.size
+        return values
+
+    def array(self, dtype: str, count: int) -> np.ndarray:
+        size = np.dtype(dtype).itemsize * count
+        if count < 0 or self.offset + size > len(self.data):
+            raise ValueError(f"{self.name}: truncated fastText model (at byte {self.offset})")
+        values = np.frombuffer(self.data, dtype, count, self.offset)
+        self.offset += size
+        return values
+
+    def cstring(self) -> bytes:
+        end = self.data.find(b"\0", self.offset)
+        if end < 0:
+            raise ValueError(f"{self.name}: truncated fastText model (at byte {self.offset})")
+        word = self.data[self.offset : end]
+        self.offset = end + 1
+        return word
+
+
+def _read_pq(reader: _Reader) -> tuple[int, int, int, int, np.ndarray]:
+    dim, nsubq, dsub, lastdsub = reader.unpack("<4i")
+    if dim <= 0 or nsubq <= 0 or dsub <= 0 or not 0 < lastdsub <= dsub:
+        raise ValueError(f"{reader.name}: bad product quantizer header")
+    if (nsubq - 1) * dsub + lastdsub != dim:
+        raise ValueError(f"{reader.name}: product quantizer does not cover its dimension")
+    centroids = reader.array("<f4", dim * _KSUB)
+    return dim, nsubq, dsub, lastdsub, centroids
+
+
+def _decode_pq(
+    codes: np.ndarray, pq: tuple[int, int, int, int, np.ndarray], rows: int
+) -> np.ndarray:
+    """Each row's centroids side by side (ProductQuantizer::addcode, all rows at once)."""
+    dim, nsubq, dsub, lastdsub, centroids = pq
+    codes = codes.reshape(rows, nsubq)
+    dense = np.empty((rows, dim), np.float32)
+    for sub in range(nsubq):
+        width = lastdsub if sub == nsubq - 1 else dsub
+        block = centroids[sub * _KSUB * dsub : sub * _KSUB * dsub + _KSUB * width]
+        dense[:, sub * dsub : sub * dsub + width] = block.reshape(_KSUB, width)[codes[:, sub]]
+    return dense
+
+
+def _read_matrix(reader: _Reader, quantized: bool) -> np.ndarray:
+    """A DenseMatrix, or a QuantMatrix decoded to dense rows (norm times centroids, as
+    QuantMatrix::addRowToVector scales them)."""
+    if not quantized:
+        rows, cols = reader.unpack("<2q")
+        if rows < 0 or cols <= 0:
+            raise ValueError(f"{reader.name}: bad matrix shape {rows}x{cols}")
+        return reader.array("<f4", rows * cols).reshape(rows, cols).copy()
+    (qnorm,) = reader.unpack("<?")
+    rows, cols = reader.unpack("<2q")
+    (codesize,) = reader.unpack("<i")
+    codes = reader.array("u1", codesize)
+    pq = _read_pq(reader)
+    if pq[0] != cols or codesize != rows * pq[1]:
+        raise ValueError(f"{reader.name}: quantized matrix sizes disagree")
+    dense = _decode_pq(codes, pq, rows)
+    if qnorm:
+        norm_codes = reader.array("u1", rows)
+        npq = _read_pq(reader)
+        norms = _decode_pq(norm_codes, npq, rows)[:, 0]
+        dense *= norms[:, None]
+    return dense
+
+
+def _huffman_paths(counts: list[int]) -> tuple[np.ndarray, np.ndarray]:
+    """For each label (leaf), the (internal node, went right) steps from the root, from a tree
+    built exactly like HierarchicalSoftmaxLoss::buildTree (counts in dictionary order)."""
+    osz = len(counts)
+    size = 2 * osz - 1
+    count = [10**15] * size
+    count[:osz] = counts
+    parent = [-1] * size
+    binary = [False] * size
+    leaf, node = osz - 1, osz
+    for i in range(osz, size):
+        mini = [0, 0]
+        for j in range(2):
+            if leaf >= 0 and count[leaf] < count[node]:
+                mini[j], leaf = leaf, leaf - 1
+            else:
+                mini[j], node = node, node + 1
+        count[i] = count[mini[0]] + count[mini[1]]
+        parent[mini[0]] = parent[mini[1]] = i
+        binary[mini[1]] = True
+    paths = []
+    for i in range(osz):
+        steps, at = [], i
+        while parent[at] != -1:
+            steps.append((parent[at] - osz, binary[at]))
+            at = parent[at]
+        paths.append(steps[::-1])
+    depth = max((len(p) for p in paths), default=0)
+    # Index into [log(1-f) per internal node, log(f) per internal node, 0]: padding adds 0.
+    pad = 2 * (osz - 1)
+    index = np.full((osz, depth), pad, np.intp)
+    for i, steps in enumerate(paths):
+        for d, (inner, right) in enumerate(steps):
+            index[i, d] = inner + (osz - 1 if right else 0)
+    return index, np.array([len(p) for p in paths])
+
+
+class FastTextModel:
+    """A fastText model held dense in memory; see the module docstring."""
+
+    def __init__(
+        self,
+        args: Args,
+        words: list[str],
+        counts: list[int],
+        types: list[int],
+        ntokens: int,
+        input_matrix: np.ndarray,
+        output_matrix: np.ndarray,
+        pruneidx: dict[int, int] | None = None,
+        cache_words: int = 1 << 18,
+    ) -> None:
+        self.args = args
+        self.words, self.counts, self.types = words, counts, types
+        self.ntokens = ntokens
+        self.nwords = sum(1 for t in types if t == _WORD)
+        if any(t == _WORD for t in types[self.nwords :]):
+            raise ValueError("dictionary words must come before labels")
+        self.labels: list[str] = words[self.nwords :]
+        # None: not pruned (fastText's pruneidx_size -1); else bucket -> compact row.
+        self.pruneidx = pruneidx
+        self.input = np.ascontiguousarray(input_matrix, np.float32)
+        self.output = np.ascontiguousarray(output_matrix, np.float32)
+        if self.input.shape[1] != args.dim or self.output.shape[1] != args.dim:
+            raise ValueError("matrix width differs from the model's dim")
+        if self.output.shape[0] != len(self.labels):
+            raise ValueError("output rows differ from the number of labels")
+        self._word_ids = {word: i for i, word in enumerate(words)}
+        self._setup_output()
+        self._cache_words = max(int(cache_words), 1024)
+        self._clear_cache()
+        self._eos = self._token_entry(EOS)
+
+    # --- reading and writing ----------------------------------------------------------------
+
+    @classmethod
+    def load(cls, path: str | Path) -> FastTextModel:
+        """A `.bin` or quantized `.ftz` model; ValueError if it is not a (whole) fastText file."""
+        data = Path(path).read_bytes()
+        reader = _Reader(data, str(path))
+        magic, version = reader.unpack("<2i")
+        if magic != MAGIC:
+            raise ValueError(f"{path} is not a fastText model (bad magic number)")
+        if version > VERSION:
+            raise ValueError(f"{path}: fastText format version {version} is newer than 12")
+        args = Args(*reader.unpack(_ARGS))
+        if version == 11 and args.model == MODEL_SUP:
+            args.maxn = 0  # as fastText: old supervised models had no character n-grams
+        if args.dim <= 0:
+            raise ValueError(f"{path}: bad dimension {args.dim}")
+        size, nwords, nlabels, ntokens, prune_size = reader.unpack(_DICT_HEAD)
+        if size < 0 or nwords + nlabels != size:
+            raise ValueError(f"{path}: bad dictionary sizes")
+        words, counts, types = [], [], []
+        for _ in range(size):
+            raw = reader.cstring()
+            count, kind = reader.unpack("<qb")
+            # surrogateescape: any non-UTF-8 bytes survive a save unchanged.
+            words.append(raw.decode("utf-8", "surrogateescape"))
+            counts.append(count)
+            types.append(kind)
+        pruneidx = None
+        if prune_size >= 0:
+            pairs = reader.array("<i4", 2 * prune_size).reshape(-1, 2)
+            pruneidx = dict(zip(pairs[:, 0].tolist(), pairs[:, 1].tolist(), strict=True))
+        (quant_input,) = reader.unpack("<?")
+        input_matrix = _read_matrix(reader, quant_input)
+        (qout,) = reader.unpack("<?")
+        output_matrix = _read_matrix(reader, quant_input and qout)
+        if input_matrix.shape[0] < nwords:
+            raise ValueError(f"{path}: input matrix has fewer rows than words")
+        return cls(args, words, counts, types, ntokens, input_matrix, output_matrix, pruneidx)
+
+    def save(self, path: str | Path) -> None:
+        """fastText's binary format (version 12), dense matrices."""
+        args = self.args
+        parts = [struct.pack("<2i", MAGIC, VERSION), args.pack()]
+        prune_size = -1 if self.pruneidx is None else len(self.pruneidx)
+        sizes = (len(self.words), self.nwords, len(self.labels), self.ntokens, prune_size)
+        parts.append(_DICT_HEAD.pack(*sizes))
+        for word, count, kind in zip(self.words, self.counts, self.types, strict=True):
+            parts.append(word.encode("utf-8", "surrogateescape") + b"\0")
+            parts.append(struct.pack("<qb", count, kind))
+        if self.pruneidx is not None:
+            pairs = np.array(sorted(self.pruneidx.items()), "<i4").reshape(-1, 2)
+            parts.append(pairs.tobytes())
+        for matrix in (self.input, self.output):
+            parts.append(struct.pack("<?2q", False, *matrix.shape))  # quant flag, then shape
+            parts.append(np.ascontiguousarray(matrix, "<f4").tobytes())
+        Path(path).write_bytes(b"".join(parts))
+
+    # --- prediction -------------------------------------------------------------------------
+
+    def predict(self, text: str, k: int = 1) -> tuple[list[str], list[float]]:
+        """The `k` most likely labels of one line and their probabilities, as fastText's
+        `model.predict(text, k)` (k = -1: every label fastText would list)."""
+        if "\n" in text:
+            raise ValueError("predict processes one line at a time (remove '\\n')")
+        return self.predict_tokens(fasttext_tokens(text), k)
+
+    def predict_tokens(self, tokens: list[str], k: int = 1) -> tuple[list[str], list[float]]:
+        """`predict` for a line already split into words (none holding fastText whitespace)."""
+        if k == -1:
+            k = len(self.labels)
+        elif k <= 0:
+            raise ValueError("k needs to be 1 or higher")
+        scores = self._scores(tokens)
+        if scores is None:
+            return [], []
+        if self.args.loss == LOSS_HS:
+            # fastText's tree search drops a leaf once its running log-score on the way down
+            # falls below log(1e-5) (its threshold 0 passed through the same log).
+            if k == 1:
+                top = [int(np.argmax(scores))]
+            else:
+                keep = np.flatnonzero(self._hs_alive)
+                top = keep[np.argsort(-scores[keep], kind="stable")[:k]].tolist()
+            return [self.labels[i] for i in top], [float(np.exp(scores[i])) for i in top]
+        top = [int(np.argmax(scores))] if k == 1 else np.argsort(-scores, kind="stable")[:k]
+        return [self.labels[i] for i in top], [float(scores[i]) for i in top]
+
+    def probabilities(self, text: str) -> np.ndarray:
+        """Per label (in `self.labels` order), the probability fastText's predict would report
+        for it, including fastText's +1e-5 smoothing (zeros for a line with no known input)."""
+        if "\n" in text:
+            raise ValueError("probabilities processes one line at a time (remove '\\n')")
+        scores = self._scores(fasttext_tokens(text))
+        if scores is None:
+            return np.zeros(len(self.labels))
+        return np.exp(scores) if self.args.loss == LOSS_HS else scores
+
+    def _setup_output(self) -> None:
+        """Precompute what each loss needs per prediction."""
+        if self.args.loss == LOSS_HS:
+            label_counts = self.counts[self.nwords :]
+            self._paths, _ = _huffman_paths(label_counts)
+            self._inner = self.output[: max(len(self.labels) - 1, 0)].astype(np.float64)
+        else:
+            self._out64 = self.output.astype(np.float64)
+
+    def _scores(self, tokens: list[str]) -> np.ndarray | None:
+        """Per label: fastText's log-score (hs) or reported probability (other losses); None
+        when the line has no input rows (fastText then predicts nothing)."""
+        if self.args.model != MODEL_SUP:
+            raise ValueError("model needs to be supervised for prediction")
+        hidden = self._hidden(tokens)
+        if hidden is None:
+            return None
+        if self.args.loss == LOSS_HS:
+            z = self._inner @ hidden
+            f = 1.0 / (1.0 + np.exp(-z))
+            # fastText's std_log is log(x + 1e-5); each step down the tree adds one.
+            steps = np.log(np.concatenate((1.0 - f, f, [1.0 - 1e-5])) + 1e-5)
+            along = steps[self._paths]
+            if len(self.labels) > 1:
+                floor = np.float32(np.log(np.float32(1e-5)))
+                self._hs_alive = np.cumsum(along, axis=1).min(axis=1) >= floor
+            else:
+                self._hs_alive = np.ones(1, bool)
+            return along.sum(axis=1)
+        z = self._out64 @ hidden
+        if self.args.loss == LOSS_SOFTMAX:
+            z = np.exp(z - z.max())
+            p = z / z.sum()
+        else:  # ns and ova score each label with its own sigmoid
+            p = 1.0 / (1.0 + np.exp(-z))
+        return p + 1e-5  # fastText reports exp(log(p + 1e-5))
+
+    # --- input rows, with the per-word cache ------------------------------------------------
+
+    def _clear_cache(self) -> None:
+        dim = self.args.dim
+        self._slots: dict[str, int] = {}
+        # Per cached word: the sum of its input rows (float64) and, in the last column, how
+        # many rows that is; its hash for word n-grams; whether it is a word at all.
+        self._sums = np.zeros((self._cache_words, dim + 1))
+        self._hashes = np.zeros(self._cache_words, np.int64)
+        self._is_word = np.zeros(self._cache_words, bool)
+        self._ngram_rows: dict[str, int] = {}
+
+    def _hidden(self, tokens: list[str]) -> np.ndarray | None:
+        """Mean of the line's input rows, as Model::computeHidden."""
+        if EOS in tokens:  # fastText stops reading the line at a literal </s>
+            tokens = tokens[: tokens.index(EOS)]
+        n = len(tokens)
+        slots = self._slots
+        try:
+            index = np.fromiter(map(slots.__getitem__, tokens), np.intp, n)
+        except KeyError:
+            index = self._fill(tokens)
+            if index is None:
+                return self._hidden_uncached(tokens)
+        eos_sum, eos_hash = self._eos[0], self._eos[1]
+        total = self._sums[index].sum(axis=0) + eos_sum if n else eos_sum.copy()
+        if self.args.word_ngrams > 1:
+            hashes = self._hashes[index][self._is_word[index]]
+            rows = self._word_ngram_rows(np.append(hashes, eos_hash))
+            if len(rows):
+                total[:-1] += self.input[rows].sum(axis=0, dtype=np.float64)
+                total[-1] += len(rows)
+        if total[-1] == 0:
+            return None
+        return total[:-1] / total[-1]
+
+    def _fill(self, tokens: list[str]) -> np.ndarray | None:
+        """Cache the tokens' entries; their slots, or None if they cannot all fit at once."""
+        slots = self._slots
+        missing = [t for t in dict.fromkeys(tokens) if t not in slots]
+        if len(missing) > self._cache_words:
+            return None
+        if len(slots) + len(missing) > self._cache_words:
+            self._clear_cache()  # bounded: start afresh (results never depend on the cache)
+            missing = list(dict.fromkeys(tokens))
+        for token in missing:
+            row_sum, token_hash, is_word = self._token_entry(token)
+            slot = len(slots)
+            self._sums[slot] = row_sum
+            self._hashes[slot] = token_hash
+            self._is_word[slot] = is_word
+            slots[token] = slot
+        return np.fromiter(map(slots.__getitem__, tokens), np.intp, len(tokens))
+
+    def _hidden_uncached(self, tokens: list[str]) -> np.ndarray | None:
+        entries = [self._token_entry(t) for t in tokens] + [self._eos]
+        total = np.sum([e[0] for e in entries], axis=0)
+        if self.args.word_ngrams > 1:
+            rows = self._word_ngram_rows(np.array([e[1] for e in entries if e[2]], np.int64))
+            if len(rows):
+                total[:-1] += self.input[rows].sum(axis=0, dtype=np.float64)
+                total[-1] += len(rows)
+        if total[-1] == 0:
+            return None
+        return total[:-1] / total[-1]
+
+    def _token_entry(self, token: str) -> tuple[np.ndarray, int, bool]:
+        """(sum of the token's input rows + [row count], its signed hash, is it a word)."""
+        rows = self.token_rows(token)
+        row_sum = np.zeros(self.args.dim + 1)
+        if rows is None:  # a label: neither rows nor a hash
+            return row_sum, 0, False
+        if rows:
+            row_sum[:-1] = self.input[rows].sum(axis=0, dtype=np.float64)
+            row_sum[-1] = len(rows)
+        encoded = token.encode("utf-8", "surrogatepass")
+        return row_sum, _signed32(fnv1a(encoded)), True
+
+    def token_rows(self, token: str) -> list[int] | None:
+        """Input rows of one token as Dictionary::getLine + addSubwords add them; None for a
+        label token (which fastText skips)."""
+        wid = self._word_ids.get(token, -1)
+        kind = self.types[wid] if wid >= 0 else (_LABEL if token.startswith(LABEL_PREFIX) else 0)
+        if kind == _LABEL:
+            return None
+        if wid >= 0:  # in the vocabulary: its own row, then its n-grams (none for </s>)
+            return [wid, *self._subword_rows(token)] if token != EOS else [wid]
+        return self._subword_rows(token) if token != EOS else []
+
+    def _subword_rows(self, token: str) -> list[int]:
+        args = self.args
+        if args.maxn <= 0 or args.bucket <= 0:
+            return []
+        word = "<" + token + ">"
+        try:
+            word.encode("utf-8")
+            grams = [
+                word[i : i + n]
+                for i in range(len(word))
+                for n in range(max(args.minn, 1), args.maxn + 1)
+                if i + n <= len(word) and not (n == 1 and (i == 0 or i + 1 == len(word)))
+            ]
+        except UnicodeEncodeError:
+            # Not valid UTF-8 as bytes: walk the bytes exactly like computeSubwords.
+            raw = word.encode("utf-8", "surrogateescape")
+            grams = [
+                g.decode("utf-8", "surrogateescape")
+                for g in _byte_subwords(raw, args.minn, args.maxn)
+            ]
+        cache = self._ngram_rows
+        if len(cache) > 4 * self._cache_words:
+            cache.clear()
+        rows = []
+        for gram in grams:
+            row = cache.get(gram)
+            if row is None:
+                raw = gram.encode("utf-8", "surrogateescape")
+                row = cache[gram] = self._bucket_row(fnv1a(raw) % args.bucket)
+            if row >= 0:
+                rows.append(row)
+        return rows
+
+    def _bucket_row(self, bucket_id: int) -> int:
+        """Dictionary::pushHash: the input row of a hashed n-gram, or -1 if pruned away."""
+        if self.pruneidx is None:
+            return self.nwords + bucket_id
+        row = self.pruneidx.get(bucket_id, -1)
+        return self.nwords + row if row >= 0 else -1
+
+    def _word_ngram_rows(self, hashes: np.ndarray) -> np.ndarray:
+        """Dictionary::addWordNgrams over the line's word hashes (sign-extended to 64 bits,
+        arithmetic wrapping modulo 2**64 as fastText's uint64)."""
+        args = self.args
+        if args.bucket <= 0 or len(hashes) < 2:
+            return np.zeros(0, np.intp)
+        widened = hashes.astype(np.uint64)
+        ids, h = [], widened
+        for j in range(1, args.word_ngrams):
+            if j >= len(widened):
+                break
+            h = h[:-1] * _NGRAM_MULTIPLIER + widened[j:]
+            ids.append(h % np.uint64(args.bucket))
+        found = np.concatenate(ids).astype(np.int64)
+        if self.pruneidx is None:
+            return found + self.nwords
+        if not hasattr(self, "_prune_keys"):
+            keys = np.array(sorted(self.pruneidx), np.int64)
+            self._prune_keys = keys
+            self._prune_values = np.array([self.pruneidx[k] for k in keys.tolist()], np.int64)
+        keys = self._prune_keys
+        if not len(keys):
+            return np.zeros(0, np.intp)
+        at = np.minimum(np.searchsorted(keys, found), len(keys) - 1)
+        hit = keys[at] == found
+        return self._prune_values[at[hit]] + self.nwords
+
+
+# --- training -------------------------------------------------------------------------------
+
+
+def _label(label: str) -> str:
+    label = label if label.startswith(LABEL_PREFIX) else LABEL_PREFIX + label
+    if label == LABEL_PREFIX or fasttext_tokens(label) != [label] or "\n" in label:
+        raise ValueError(f"bad label {label!r}: it must be one non-empty word")
+    return label
+
+
+def train_supervised(
+    examples: Iterable[tuple[str, str]],
+    *,
+    dim: int = 16,
+    epoch: int = 5,
+    lr: float = 0.5,
+    word_ngrams: int = 2,
+    minn: int = 0,
+    maxn: int = 0,
+    bucket: int = 200_000,
+    min_count: int = 1,
+    seed: int = 0,
+) -> FastTextModel:
+    """A fastText supervised classifier (softmax loss) trained on (label, text) examples.
+
+    fastText's algorithm, single-threaded and seeded, so the same input gives a byte-identical
+    saved file: input rows uniform(-1/dim, 1/dim), output rows zero, lr decaying linearly
+    over epoch x the token count, the input rows' gradient averaged over the line's rows.
+    Examples are visited in the order given, every epoch. Newlines in a text count as spaces.
+    """
+    if dim <= 0 or epoch <= 0 or lr <= 0 or word_ngrams <= 0 or min_count <= 0:
+        raise ValueError("dim, epoch, lr, word_ngrams and min_count must be positive")
+    lines: list[tuple[str, list[str]]] = []
+    word_counts: dict[str, int] = {}
+    label_counts: dict[str, int] = {}
+    for label, text in examples:
+        label = _label(label)
+        tokens = fasttext_tokens(text.replace("\n", " "))
+        if EOS in tokens:
+            tokens = tokens[: tokens.index(EOS)]
+        tokens = [t for t in tokens if not t.startswith(LABEL_PREFIX)]
+        lines.append((label, tokens))
+        label_counts[label] = label_counts.get(label, 0) + 1
+        for token in tokens:
+            word_counts[token] = word_counts.get(token, 0) + 1
+    if not lines:
+        raise ValueError("no training examples")
+    word_counts[EOS] = word_counts.get(EOS, 0) + len(lines)
+    # Most frequent first (as fastText), ties by the word's bytes: deterministic.
+    words = sorted(
+        (w for w, c in word_counts.items() if c >= min_count),
+        key=lambda w: (-word_counts[w], w.encode("utf-8", "surrogatepass")),
+    )
+    labels = sorted(label_counts, key=lambda w: (-label_counts[w], w.encode("utf-8")))
+    if word_ngrams <= 1 and maxn == 0:
+        bucket = 0  # as fastText: nothing is hashed, so no bucket rows
+    args = Args(
+        dim=dim, epoch=epoch, min_count=min_count, word_ngrams=word_ngrams, loss=LOSS_SOFTMAX,
+        model=MODEL_SUP, bucket=bucket, minn=minn, maxn=maxn,
+    )  # fmt: skip
+    ntokens = sum(len(tokens) + 2 for _, tokens in lines)  # + the label and </s>
+    rng = np.random.default_rng(seed)
+    bound = 1.0 / dim
+    wi = rng.uniform(-bound, bound, (len(words) + bucket, dim)).astype(np.float32)
+    wo = np.zeros((len(labels), dim), np.float32)
+    model = FastTextModel(
+        args,
+        words + labels,
+        [word_counts[w] for w in words] + [label_counts[w] for w in labels],
+        [_WORD] * len(words) + [_LABEL] * len(labels),
+        ntokens,
+        wi,
+        wo,
+    )
+    wi, wo = model.input, model.output  # train in place on the model's own arrays
+    label_ids = {label: i for i, label in enumerate(labels)}
+    token_rows: dict[str, tuple[list[int], int, bool]] = {}
+
+    def entry(token: str) -> tuple[list[int], int, bool]:
+        if token not in token_rows:
+            rows = model.token_rows(token) or []
+            token_hash = _signed32(fnv1a(token.encode("utf-8", "surrogatepass")))
+            token_rows[token] = (rows, token_hash, True)
+        return token_rows[token]
+
+    data = []
+    for label, tokens in lines:
+        entries = [entry(t) for t in tokens] + [entry(EOS)]
+        rows = [r for e in entries for r in e[0]]
+        if word_ngrams > 1:
+            hashes = np.array([e[1] for e in entries], np.int64)
+            rows.extend(model._word_ngram_rows(hashes).tolist())
+        data.append((np.array(rows, np.intp), label_ids[label], len(tokens) + 2))
+
+    total = float(epoch * ntokens)
+    seen = 0
+    target = np.zeros(len(labels), np.float32)
+    for _ in range(epoch):
+        for rows, label_id, count in data:
+            rate = np.float32(lr * (1.0 - seen / total))
+            seen += count
+            if not len(rows):
+                continue
+            hidden = wi[rows].mean(axis=0, dtype=np.float32)
+            z = wo @ hidden
+            z = np.exp(z - z.max())
+            target[label_id] = 1.0
+            alpha = rate * (target - z / z.sum())  # SoftmaxLoss::forward
+            target[label_id] = 0.0
+            grad = alpha @ wo  # with each output row before its own update
+            wo += np.outer(alpha, hidden)
+            grad /= np.float32(len(rows))  # fastText averages the input gradient
+            np.add.at(wi, rows, grad)
+    model._setup_output()
+    model._clear_cache()
+    model._eos = model._token_entry(EOS)
+    return model
+
+
+def read_labelled_tsv(path: str | Path) -> Iterator[tuple[str, str]]:
+    """(label, text) per `label<TAB>text` line of a LABELS.tsv; blank lines are skipped."""
+    with open(path, encoding="utf-8", newline="") as lines:
+        for number, line in enumerate(lines, 1):
+            line = line.rstrip("\r\n")
+            if not line.strip():
+                continue
+            label, tab, text = line.partition("\t")
+            if not tab or not label.strip() or not text.strip() or label != label.strip():
+                raise ValueError(f"{path}: line {number}: expected 'label<TAB>text'")
+            if fasttext_tokens(label) != [label]:
+                raise ValueError(f"{path}: line {number}: a label is one word, got {label!r}")
+            yield label, text
