@@ -30,13 +30,10 @@ _WORD, _LABEL = 0, 1  # dictionary entry types
 _KSUB = 256  # centroids per sub-quantizer (8-bit codes)
 _NGRAM_MULTIPLIER = np.uint64(116049371)  # fastText's word n-gram hash step
 
-# fastText splits words on these bytes only ('\n' ends the line).
-_FASTTEXT_SPACE = re.compile("[ \t\n\r\v\f\0]+")
-# Characters str.split() treats as whitespace but fastText does not (and NUL, which fastText
-# does but str.split() does not): when none occur, str.split() gives fastText's tokens.
-_SPLIT_DIFFERS = re.compile(
-    "[\0\x1c-\x1f\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]"
-)
+_EOS_BYTES = EOS.encode()
+_LABEL_BYTES = LABEL_PREFIX.encode()
+# Whitespace to str.split() (and regex `\s`) that is not ASCII whitespace to bytes.split().
+_UNICODE_SPACE = re.compile("[\x1c-\x1f\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]")
 _ARGS = struct.Struct("<12id")
 _DICT_HEAD = struct.Struct("<3i2q")
 
@@ -80,11 +77,17 @@ def _signed32(h: int) -> int:
     return h - (1 << 32) if h & 0x80000000 else h
 
 
-def fasttext_tokens(text: str) -> list[str]:
-    """The words fastText reads from `text`: split on its separator bytes only."""
-    if _SPLIT_DIFFERS.search(text) is None:
-        return text.split()  # same tokens, several times faster than the regex
-    return [token for token in _FASTTEXT_SPACE.split(text) if token]
+def line_words(text: str, fold_unicode_spaces: bool = False) -> list[bytes]:
+    """The words fastText reads from one line, as UTF-8: split on its separators (space,
+    tab, CR, VT, FF, NUL) only, as bytes.split() does but for NUL. With
+    `fold_unicode_spaces`, also split where Python's str.split() would (no-break space,
+    U+3000, ...): the words of `" ".join(text.split())`, without building that string."""
+    if fold_unicode_spaces and _UNICODE_SPACE.search(text):
+        text = " ".join(text.split())
+    data = text.encode("utf-8", "surrogatepass")
+    if b"\0" in data:
+        data = data.replace(b"\0", b" ")
+    return data.split()
 
 
 def _byte_subwords(word: bytes, minn: int, maxn: int) -> list[bytes]:
@@ -251,11 +254,15 @@ class FastTextModel:
             raise ValueError("matrix width differs from the model's dim")
         if self.output.shape[0] != len(self.labels):
             raise ValueError("output rows differ from the number of labels")
-        self._word_ids = {word: i for i, word in enumerate(words)}
-        self._setup_output()
+        # Keyed by the word's bytes: the text is split as bytes, which is faster than str.
+        self._word_ids = {w.encode("utf-8", "surrogateescape"): i for i, w in enumerate(words)}
         self._cache_words = max(int(cache_words), 1024)
+        self.refresh()
+
+    def refresh(self) -> None:
+        """Recompute what prediction derives from the matrices (after changing them)."""
+        self._setup_output()
         self._clear_cache()
-        self._eos = self._token_entry(EOS)
 
     # --- reading and writing ----------------------------------------------------------------
 
@@ -275,7 +282,7 @@ class FastTextModel:
         if args.dim <= 0:
             raise ValueError(f"{path}: bad dimension {args.dim}")
         size, nwords, nlabels, ntokens, prune_size = reader.unpack(_DICT_HEAD)
-        if size < 0 or nwords + nlabels != size:
+        if size < 0 or nwords < 0 or nwords + nlabels != size:
             raise ValueError(f"{path}: bad dictionary sizes")
         words, counts, types = [], [], []
         for _ in range(size):
@@ -299,8 +306,7 @@ class FastTextModel:
 
     def save(self, path: str | Path) -> None:
         """fastText's binary format (version 12), dense matrices."""
-        args = self.args
-        parts = [struct.pack("<2i", MAGIC, VERSION), args.pack()]
+        parts = [struct.pack("<2i", MAGIC, VERSION), self.args.pack()]
         prune_size = -1 if self.pruneidx is None else len(self.pruneidx)
         sizes = (len(self.words), self.nwords, len(self.labels), self.ntokens, prune_size)
         parts.append(_DICT_HEAD.pack(*sizes))
@@ -311,7 +317,7 @@ class FastTextModel:
             pairs = np.array(sorted(self.pruneidx.items()), "<i4").reshape(-1, 2)
             parts.append(pairs.tobytes())
         for matrix in (self.input, self.output):
-            parts.append(struct.pack("<?2q", False, *matrix.shape))  # quant flag, then shape
+            parts.append(struct.pack("<?2q", False, *matrix.shape))  # not quantized, shape
             parts.append(np.ascontiguousarray(matrix, "<f4").tobytes())
         Path(path).write_bytes(b"".join(parts))
 
@@ -322,27 +328,28 @@ class FastTextModel:
         `model.predict(text, k)` (k = -1: every label fastText would list)."""
         if "\n" in text:
             raise ValueError("predict processes one line at a time (remove '\\n')")
-        return self.predict_tokens(fasttext_tokens(text), k)
+        return self.predict_words(line_words(text), k)
 
-    def predict_tokens(self, tokens: list[str], k: int = 1) -> tuple[list[str], list[float]]:
-        """`predict` for a line already split into words (none holding fastText whitespace)."""
+    def predict_words(self, words: list[bytes], k: int = 1) -> tuple[list[str], list[float]]:
+        """`predict` for a line already split into UTF-8 words (see `line_words`)."""
         if k == -1:
             k = len(self.labels)
         elif k <= 0:
             raise ValueError("k needs to be 1 or higher")
-        scores = self._scores(tokens)
+        scores = self._scores(words)
         if scores is None:
             return [], []
-        if self.args.loss == LOSS_HS:
+        if k == 1:
+            top = [int(np.argmax(scores))]
+        elif self.args.loss == LOSS_HS:
             # fastText's tree search drops a leaf once its running log-score on the way down
             # falls below log(1e-5) (its threshold 0 passed through the same log).
-            if k == 1:
-                top = [int(np.argmax(scores))]
-            else:
-                keep = np.flatnonzero(self._hs_alive)
-                top = keep[np.argsort(-scores[keep], kind="stable")[:k]].tolist()
+            alive = np.flatnonzero(self._alive(scores))
+            top = alive[np.argsort(-scores[alive], kind="stable")[:k]].tolist()
+        else:
+            top = np.argsort(-scores, kind="stable")[:k].tolist()
+        if self.args.loss == LOSS_HS:
             return [self.labels[i] for i in top], [float(np.exp(scores[i])) for i in top]
-        top = [int(np.argmax(scores))] if k == 1 else np.argsort(-scores, kind="stable")[:k]
         return [self.labels[i] for i in top], [float(scores[i]) for i in top]
 
     def probabilities(self, text: str) -> np.ndarray:
@@ -350,157 +357,178 @@ class FastTextModel:
         for it, including fastText's +1e-5 smoothing (zeros for a line with no known input)."""
         if "\n" in text:
             raise ValueError("probabilities processes one line at a time (remove '\\n')")
-        scores = self._scores(fasttext_tokens(text))
+        scores = self._scores(line_words(text))
         if scores is None:
             return np.zeros(len(self.labels))
         return np.exp(scores) if self.args.loss == LOSS_HS else scores
 
     def _setup_output(self) -> None:
-        """Precompute what each loss needs per prediction."""
+        """Precompute what each loss needs per prediction. The hidden vector arrives as the
+        sum of the line's input rows with the row count appended (17 numbers for dim 16), so
+        the matrices get a zero column for it and the division comes after the product."""
+        osz = len(self.labels)
         if self.args.loss == LOSS_HS:
-            label_counts = self.counts[self.nwords :]
-            self._paths, _ = _huffman_paths(label_counts)
-            self._inner = self.output[: max(len(self.labels) - 1, 0)].astype(np.float64)
+            inner = self.output[: max(osz - 1, 0)].astype(np.float64)
+            # [1 - f, f] (left, right) for every inner node at once, as sigmoid([-z, z]).
+            both = np.concatenate((-inner, inner))
+            self._out = np.hstack((both, np.zeros((len(both), 1))))
+            index, depth = _huffman_paths(self.counts[self.nwords :])
+            # Leaf scores by np.add.reduceat over each leaf's steps laid end to end.
+            self._steps = np.concatenate([index[i, :d] for i, d in enumerate(depth)] + [[0]])
+            self._starts = np.concatenate(([0], np.cumsum(depth)[:-1]))
+            self._depth = depth
+            self._paths = index
         else:
-            self._out64 = self.output.astype(np.float64)
+            self._out = np.hstack((self.output.astype(np.float64), np.zeros((osz, 1))))
 
-    def _scores(self, tokens: list[str]) -> np.ndarray | None:
+    def _alive(self, scores: np.ndarray) -> np.ndarray:
+        """Leaves whose running score never falls below fastText's floor on the way down."""
+        steps = np.append(self._last_steps, 0.0)[self._paths]  # padding adds log(1) = 0
+        floor = np.float32(np.log(np.float32(1e-5)))
+        return np.cumsum(steps, axis=1).min(axis=1) >= floor
+
+    def _scores(self, words: list[bytes]) -> np.ndarray | None:
         """Per label: fastText's log-score (hs) or reported probability (other losses); None
         when the line has no input rows (fastText then predicts nothing)."""
         if self.args.model != MODEL_SUP:
             raise ValueError("model needs to be supervised for prediction")
-        hidden = self._hidden(tokens)
-        if hidden is None:
+        total = self._row_sum(words)
+        if total[-1] == 0:
             return None
+        z = self._out @ total
+        z *= 1.0 / total[-1]  # the mean of the rows, as Model::computeHidden
         if self.args.loss == LOSS_HS:
-            z = self._inner @ hidden
-            f = 1.0 / (1.0 + np.exp(-z))
-            # fastText's std_log is log(x + 1e-5); each step down the tree adds one.
-            steps = np.log(np.concatenate((1.0 - f, f, [1.0 - 1e-5])) + 1e-5)
-            along = steps[self._paths]
-            if len(self.labels) > 1:
-                floor = np.float32(np.log(np.float32(1e-5)))
-                self._hs_alive = np.cumsum(along, axis=1).min(axis=1) >= floor
-            else:
-                self._hs_alive = np.ones(1, bool)
-            return along.sum(axis=1)
-        z = self._out64 @ hidden
+            if len(self.labels) == 1:
+                return np.zeros(1)
+            # Each step down the tree adds fastText's std_log(p) = log(p + 1e-5).
+            np.negative(z, out=z)
+            np.exp(z, out=z)
+            z += 1.0
+            np.reciprocal(z, out=z)
+            z += 1e-5
+            np.log(z, out=z)
+            self._last_steps = z
+            if len(self._starts) == 1:
+                return np.array([0.0])
+            scores = np.add.reduceat(z.take(self._steps), self._starts)
+            scores[self._depth == 0] = 0.0
+            return scores
         if self.args.loss == LOSS_SOFTMAX:
             z = np.exp(z - z.max())
-            p = z / z.sum()
+            z /= z.sum()
         else:  # ns and ova score each label with its own sigmoid
-            p = 1.0 / (1.0 + np.exp(-z))
-        return p + 1e-5  # fastText reports exp(log(p + 1e-5))
+            z = 1.0 / (1.0 + np.exp(-z))
+        return z + 1e-5  # fastText reports exp(log(p + 1e-5))
 
     # --- input rows, with the per-word cache ------------------------------------------------
 
     def _clear_cache(self) -> None:
         dim = self.args.dim
-        self._slots: dict[str, int] = {}
+        self._slots: dict[bytes, int] = {}
         # Per cached word: the sum of its input rows (float64) and, in the last column, how
         # many rows that is; its hash for word n-grams; whether it is a word at all.
         self._sums = np.zeros((self._cache_words, dim + 1))
         self._hashes = np.zeros(self._cache_words, np.int64)
         self._is_word = np.zeros(self._cache_words, bool)
         self._ngram_rows: dict[str, int] = {}
+        self._ones = np.ones(4096)
+        self._fill([_EOS_BYTES])  # always cached: every line ends with it
 
-    def _hidden(self, tokens: list[str]) -> np.ndarray | None:
-        """Mean of the line's input rows, as Model::computeHidden."""
-        if EOS in tokens:  # fastText stops reading the line at a literal </s>
-            tokens = tokens[: tokens.index(EOS)]
-        n = len(tokens)
-        slots = self._slots
+    def _row_sum(self, words: list[bytes]) -> np.ndarray:
+        """Sum of the line's input rows, their count last (Dictionary::getLine's rows)."""
+        words = [*words, _EOS_BYTES]  # as predict's "\n" reads
+        n = len(words)
         try:
-            index = np.fromiter(map(slots.__getitem__, tokens), np.intp, n)
+            index = np.fromiter(map(self._slots.__getitem__, words), np.intp, n)
         except KeyError:
-            index = self._fill(tokens)
+            index = self._fill(words)
             if index is None:
-                return self._hidden_uncached(tokens)
-        eos_sum, eos_hash = self._eos[0], self._eos[1]
-        total = self._sums[index].sum(axis=0) + eos_sum if n else eos_sum.copy()
+                return self._row_sum_uncached(words)
+        # </s> always holds slot 0; fastText stops reading the line at a literal one.
+        first = int(index.argmin())
+        if first < n - 1:
+            index, n = index[: first + 1], first + 1
+        picked = self._sums.take(index, axis=0)
+        # A product with ones sums the rows in one BLAS call, faster than .sum(axis=0).
+        total = self._ones[:n] @ picked if n <= len(self._ones) else picked.sum(axis=0)
         if self.args.word_ngrams > 1:
-            hashes = self._hashes[index][self._is_word[index]]
-            rows = self._word_ngram_rows(np.append(hashes, eos_hash))
+            hashes = self._hashes.take(index)[self._is_word.take(index)]
+            rows = self._word_ngram_rows(hashes)
             if len(rows):
-                total[:-1] += self.input[rows].sum(axis=0, dtype=np.float64)
+                total[:-1] += self.input.take(rows, axis=0).sum(axis=0, dtype=np.float64)
                 total[-1] += len(rows)
-        if total[-1] == 0:
-            return None
-        return total[:-1] / total[-1]
+        return total
 
-    def _fill(self, tokens: list[str]) -> np.ndarray | None:
-        """Cache the tokens' entries; their slots, or None if they cannot all fit at once."""
+    def _fill(self, words: list[bytes]) -> np.ndarray | None:
+        """Cache the words' entries; their slots, or None if they cannot all fit at once."""
         slots = self._slots
-        missing = [t for t in dict.fromkeys(tokens) if t not in slots]
-        if len(missing) > self._cache_words:
+        missing = [w for w in dict.fromkeys(words) if w not in slots]
+        if len(missing) + 1 > self._cache_words:
             return None
         if len(slots) + len(missing) > self._cache_words:
             self._clear_cache()  # bounded: start afresh (results never depend on the cache)
-            missing = list(dict.fromkeys(tokens))
-        for token in missing:
-            row_sum, token_hash, is_word = self._token_entry(token)
+            slots = self._slots
+            missing = [w for w in dict.fromkeys(words) if w not in self._slots]
+        for word in missing:
+            row_sum, word_hash, is_word = self._word_entry(word)
             slot = len(slots)
             self._sums[slot] = row_sum
-            self._hashes[slot] = token_hash
+            self._hashes[slot] = word_hash
             self._is_word[slot] = is_word
-            slots[token] = slot
-        return np.fromiter(map(slots.__getitem__, tokens), np.intp, len(tokens))
+            slots[word] = slot
+        return np.fromiter(map(slots.__getitem__, words), np.intp, len(words))
 
-    def _hidden_uncached(self, tokens: list[str]) -> np.ndarray | None:
-        entries = [self._token_entry(t) for t in tokens] + [self._eos]
+    def _row_sum_uncached(self, words: list[bytes]) -> np.ndarray:
+        words = words[: words.index(_EOS_BYTES) + 1]
+        entries = [self._word_entry(w) for w in words]
         total = np.sum([e[0] for e in entries], axis=0)
         if self.args.word_ngrams > 1:
             rows = self._word_ngram_rows(np.array([e[1] for e in entries if e[2]], np.int64))
             if len(rows):
-                total[:-1] += self.input[rows].sum(axis=0, dtype=np.float64)
+                total[:-1] += self.input.take(rows, axis=0).sum(axis=0, dtype=np.float64)
                 total[-1] += len(rows)
-        if total[-1] == 0:
-            return None
-        return total[:-1] / total[-1]
+        return total
 
-    def _token_entry(self, token: str) -> tuple[np.ndarray, int, bool]:
-        """(sum of the token's input rows + [row count], its signed hash, is it a word)."""
-        rows = self.token_rows(token)
+    def _word_entry(self, word: bytes) -> tuple[np.ndarray, int, bool]:
+        """(sum of the word's input rows + [row count], its signed hash, is it a word)."""
+        rows = self.word_rows(word)
         row_sum = np.zeros(self.args.dim + 1)
         if rows is None:  # a label: neither rows nor a hash
             return row_sum, 0, False
         if rows:
-            row_sum[:-1] = self.input[rows].sum(axis=0, dtype=np.float64)
+            row_sum[:-1] = self.input.take(rows, axis=0).sum(axis=0, dtype=np.float64)
             row_sum[-1] = len(rows)
-        encoded = token.encode("utf-8", "surrogatepass")
-        return row_sum, _signed32(fnv1a(encoded)), True
+        return row_sum, _signed32(fnv1a(word)), True
 
-    def token_rows(self, token: str) -> list[int] | None:
-        """Input rows of one token as Dictionary::getLine + addSubwords add them; None for a
-        label token (which fastText skips)."""
-        wid = self._word_ids.get(token, -1)
-        kind = self.types[wid] if wid >= 0 else (_LABEL if token.startswith(LABEL_PREFIX) else 0)
-        if kind == _LABEL:
+    def word_rows(self, word: bytes) -> list[int] | None:
+        """Input rows of one word as Dictionary::getLine + addSubwords add them; None for a
+        label (which fastText skips)."""
+        wid = self._word_ids.get(word, -1)
+        if wid >= 0:
+            if self.types[wid] == _LABEL:
+                return None
+            # In the vocabulary: its own row, then its n-grams (</s> has none).
+            return [wid, *self._subword_rows(word)] if word != _EOS_BYTES else [wid]
+        if word.startswith(_LABEL_BYTES):
             return None
-        if wid >= 0:  # in the vocabulary: its own row, then its n-grams (none for </s>)
-            return [wid, *self._subword_rows(token)] if token != EOS else [wid]
-        return self._subword_rows(token) if token != EOS else []
+        return self._subword_rows(word) if word != _EOS_BYTES else []
 
-    def _subword_rows(self, token: str) -> list[int]:
+    def _subword_rows(self, word: bytes) -> list[int]:
         args = self.args
         if args.maxn <= 0 or args.bucket <= 0:
             return []
-        word = "<" + token + ">"
         try:
-            word.encode("utf-8")
+            # Whole UTF-8 characters are what computeSubwords groups bytes into.
+            text = "<" + word.decode("utf-8", "surrogatepass") + ">"
             grams = [
-                word[i : i + n]
-                for i in range(len(word))
+                text[i : i + n]
+                for i in range(len(text))
                 for n in range(max(args.minn, 1), args.maxn + 1)
-                if i + n <= len(word) and not (n == 1 and (i == 0 or i + 1 == len(word)))
+                if i + n <= len(text) and not (n == 1 and (i == 0 or i + 1 == len(text)))
             ]
-        except UnicodeEncodeError:
-            # Not valid UTF-8 as bytes: walk the bytes exactly like computeSubwords.
-            raw = word.encode("utf-8", "surrogateescape")
-            grams = [
-                g.decode("utf-8", "surrogateescape")
-                for g in _byte_subwords(raw, args.minn, args.maxn)
-            ]
+        except UnicodeDecodeError:  # not UTF-8: walk the bytes exactly like computeSubwords
+            raw = _byte_subwords(b"<" + word + b">", args.minn, args.maxn)
+            grams = [g.decode("latin-1") + "\0raw" for g in raw]  # a distinct cache key
         cache = self._ngram_rows
         if len(cache) > 4 * self._cache_words:
             cache.clear()
@@ -508,8 +536,11 @@ class FastTextModel:
         for gram in grams:
             row = cache.get(gram)
             if row is None:
-                raw = gram.encode("utf-8", "surrogateescape")
-                row = cache[gram] = self._bucket_row(fnv1a(raw) % args.bucket)
+                if gram.endswith("\0raw"):
+                    raw_gram = gram[:-4].encode("latin-1")
+                else:
+                    raw_gram = gram.encode("utf-8", "surrogatepass")
+                row = cache[gram] = self._bucket_row(fnv1a(raw_gram) % args.bucket)
             if row >= 0:
                 rows.append(row)
         return rows
@@ -554,7 +585,7 @@ class FastTextModel:
 
 def _label(label: str) -> str:
     label = label if label.startswith(LABEL_PREFIX) else LABEL_PREFIX + label
-    if label == LABEL_PREFIX or fasttext_tokens(label) != [label] or "\n" in label:
+    if label == LABEL_PREFIX or line_words(label, True) != [label.encode()] or "\n" in label:
         raise ValueError(f"bad label {label!r}: it must be one non-empty word")
     return label
 
@@ -581,26 +612,25 @@ def train_supervised(
     """
     if dim <= 0 or epoch <= 0 or lr <= 0 or word_ngrams <= 0 or min_count <= 0:
         raise ValueError("dim, epoch, lr, word_ngrams and min_count must be positive")
-    lines: list[tuple[str, list[str]]] = []
-    word_counts: dict[str, int] = {}
+    lines: list[tuple[str, list[bytes]]] = []
+    word_counts: dict[bytes, int] = {}
     label_counts: dict[str, int] = {}
     for label, text in examples:
         label = _label(label)
-        tokens = fasttext_tokens(text.replace("\n", " "))
-        if EOS in tokens:
-            tokens = tokens[: tokens.index(EOS)]
-        tokens = [t for t in tokens if not t.startswith(LABEL_PREFIX)]
+        tokens = line_words(text.replace("\n", " "))
+        if _EOS_BYTES in tokens:
+            tokens = tokens[: tokens.index(_EOS_BYTES)]
+        tokens = [t for t in tokens if not t.startswith(_LABEL_BYTES)]
         lines.append((label, tokens))
         label_counts[label] = label_counts.get(label, 0) + 1
         for token in tokens:
             word_counts[token] = word_counts.get(token, 0) + 1
     if not lines:
         raise ValueError("no training examples")
-    word_counts[EOS] = word_counts.get(EOS, 0) + len(lines)
+    word_counts[_EOS_BYTES] = word_counts.get(_EOS_BYTES, 0) + len(lines)
     # Most frequent first (as fastText), ties by the word's bytes: deterministic.
     words = sorted(
-        (w for w, c in word_counts.items() if c >= min_count),
-        key=lambda w: (-word_counts[w], w.encode("utf-8", "surrogatepass")),
+        (w for w, c in word_counts.items() if c >= min_count), key=lambda w: (-word_counts[w], w)
     )
     labels = sorted(label_counts, key=lambda w: (-label_counts[w], w.encode("utf-8")))
     if word_ngrams <= 1 and maxn == 0:
@@ -616,7 +646,7 @@ def train_supervised(
     wo = np.zeros((len(labels), dim), np.float32)
     model = FastTextModel(
         args,
-        words + labels,
+        [w.decode("utf-8", "surrogateescape") for w in words] + labels,
         [word_counts[w] for w in words] + [label_counts[w] for w in labels],
         [_WORD] * len(words) + [_LABEL] * len(labels),
         ntokens,
@@ -625,18 +655,16 @@ def train_supervised(
     )
     wi, wo = model.input, model.output  # train in place on the model's own arrays
     label_ids = {label: i for i, label in enumerate(labels)}
-    token_rows: dict[str, tuple[list[int], int, bool]] = {}
+    token_rows: dict[bytes, tuple[list[int], int]] = {}
 
-    def entry(token: str) -> tuple[list[int], int, bool]:
+    def entry(token: bytes) -> tuple[list[int], int]:
         if token not in token_rows:
-            rows = model.token_rows(token) or []
-            token_hash = _signed32(fnv1a(token.encode("utf-8", "surrogatepass")))
-            token_rows[token] = (rows, token_hash, True)
+            token_rows[token] = (model.word_rows(token) or [], _signed32(fnv1a(token)))
         return token_rows[token]
 
     data = []
     for label, tokens in lines:
-        entries = [entry(t) for t in tokens] + [entry(EOS)]
+        entries = [entry(t) for t in tokens] + [entry(_EOS_BYTES)]
         rows = [r for e in entries for r in e[0]]
         if word_ngrams > 1:
             hashes = np.array([e[1] for e in entries], np.int64)
@@ -662,9 +690,7 @@ def train_supervised(
             wo += np.outer(alpha, hidden)
             grad /= np.float32(len(rows))  # fastText averages the input gradient
             np.add.at(wi, rows, grad)
-    model._setup_output()
-    model._clear_cache()
-    model._eos = model._token_entry(EOS)
+    model.refresh()
     return model
 
 
@@ -678,6 +704,6 @@ def read_labelled_tsv(path: str | Path) -> Iterator[tuple[str, str]]:
             label, tab, text = line.partition("\t")
             if not tab or not label.strip() or not text.strip() or label != label.strip():
                 raise ValueError(f"{path}: line {number}: expected 'label<TAB>text'")
-            if fasttext_tokens(label) != [label]:
+            if line_words(label, True) != [label.encode()]:
                 raise ValueError(f"{path}: line {number}: a label is one word, got {label!r}")
             yield label, text

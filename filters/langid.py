@@ -19,7 +19,7 @@ from curation.document import Document
 from curation.output import sha256_file
 from curation.stage import RunContext
 from filters.base import Filter
-from filters.fasttext_model import FastTextModel
+from filters.fasttext_model import FastTextModel, line_words
 from filters.languages import LID176, is_normalised, normalize
 
 _MODELS: dict[str, FastTextModel] = {}
@@ -70,17 +70,14 @@ def predict(model: FastTextModel, text: str, max_chars: int = 5000) -> tuple[str
     fastText reads one line, so whitespace is folded to single spaces; the first `max_chars`
     characters decide the language as well as the whole page does.
     """
-    # str.split() splits on exactly the characters `\s+` folds, so these are the words of the
-    # folded line, without building it; fastText also splits on NUL, which `\s` keeps.
-    words = text[:max_chars].split()
-    tokens = words
-    if "\0" in text:
-        tokens = [part for word in words for part in word.split("\0") if part]
-    labels, probs = model.predict_tokens(tokens, k=1)
+    # The words of the folded line (`\s+` -> " "), without building it.
+    cut = text[:max_chars]
+    labels, probs = model.predict_words(line_words(cut, fold_unicode_spaces=True), k=1)
     if not labels:
         return "und_Zyyy", 0.0
     # fastText adds 1e-5 to each probability before its log, so a sure one reads above 1.
-    return normalize(labels[0], " ".join(words)), min(probs[0], 1.0)
+    # The script check counts letters only, so the unfolded text serves.
+    return normalize(labels[0], cut.strip()), min(probs[0], 1.0)
 
 
 def identify(texts: list[str], model: str = "", max_chars: int = 5000) -> list[tuple[str, float]]:
