@@ -35,6 +35,8 @@ _LABEL_BYTES = LABEL_PREFIX.encode()
 # Whitespace to str.split() (and regex `\s`) that is not ASCII whitespace to bytes.split().
 _UNICODE_SPACE = re.compile("[\x1c-\x1f\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]")
 _ARGS = struct.Struct("<12id")
+# fastText's hs search floor: its threshold 0 through std_log, log(0 + 1e-5), as a float.
+_HS_FLOOR = np.float32(np.log(1e-5))
 _DICT_HEAD = struct.Struct("<3i2q")
 
 
@@ -255,6 +257,7 @@ class FastTextModel:
         if self.output.shape[0] != len(self.labels):
             raise ValueError("output rows differ from the number of labels")
         # Keyed by the word's bytes: the text is split as bytes, which is faster than str.
+        self._quantized: bytes | None = None  # a pruned model's matrix bytes, as loaded
         self._word_ids = {w.encode("utf-8", "surrogateescape"): i for i, w in enumerate(words)}
         self._cache_words = max(int(cache_words), 1024)
         self.refresh()
@@ -296,16 +299,29 @@ class FastTextModel:
         if prune_size >= 0:
             pairs = reader.array("<i4", 2 * prune_size).reshape(-1, 2)
             pruneidx = dict(zip(pairs[:, 0].tolist(), pairs[:, 1].tolist(), strict=True))
+        matrices_start = reader.offset
         (quant_input,) = reader.unpack("<?")
         input_matrix = _read_matrix(reader, quant_input)
         (qout,) = reader.unpack("<?")
         output_matrix = _read_matrix(reader, quant_input and qout)
         if input_matrix.shape[0] < nwords:
             raise ValueError(f"{path}: input matrix has fewer rows than words")
-        return cls(args, words, counts, types, ntokens, input_matrix, output_matrix, pruneidx)
+        model = cls(args, words, counts, types, ntokens, input_matrix, output_matrix, pruneidx)
+        if pruneidx is not None:
+            model._quantized = data[matrices_start : reader.offset]
+        return model
 
     def save(self, path: str | Path) -> None:
-        """fastText's binary format (version 12), dense matrices."""
+        """fastText's binary format (version 12), dense matrices.
+
+        A pruned dictionary (a `.ftz` quantized with a cutoff, like lid.176) is the exception:
+        fastText refuses it beside a dense input matrix ("Invalid model file", its issue
+        #332), and no dense model can stand in (a pruned n-gram adds no row to the mean, an
+        unpruned one always does). Such a model is written with its matrices exactly as
+        loaded, still quantized.
+        """
+        if self.pruneidx is not None and self._quantized is None:
+            raise ValueError("a pruned fastText model can only be saved as it was loaded")
         parts = [struct.pack("<2i", MAGIC, VERSION), self.args.pack()]
         prune_size = -1 if self.pruneidx is None else len(self.pruneidx)
         sizes = (len(self.words), self.nwords, len(self.labels), self.ntokens, prune_size)
@@ -314,8 +330,11 @@ class FastTextModel:
             parts.append(word.encode("utf-8", "surrogateescape") + b"\0")
             parts.append(struct.pack("<qb", count, kind))
         if self.pruneidx is not None:
-            pairs = np.array(sorted(self.pruneidx.items()), "<i4").reshape(-1, 2)
+            pairs = np.array(list(self.pruneidx.items()), "<i4").reshape(-1, 2)  # file order
             parts.append(pairs.tobytes())
+        if self.pruneidx is not None:
+            Path(path).write_bytes(b"".join([*parts, self._quantized]))
+            return
         for matrix in (self.input, self.output):
             parts.append(struct.pack("<?2q", False, *matrix.shape))  # not quantized, shape
             parts.append(np.ascontiguousarray(matrix, "<f4").tobytes())
@@ -349,7 +368,10 @@ class FastTextModel:
         else:
             top = np.argsort(-scores, kind="stable")[:k].tolist()
         if self.args.loss == LOSS_HS:
-            return [self.labels[i] for i in top], [float(np.exp(scores[i])) for i in top]
+            # fastText reports exp of its float32 score, in float32.
+            return [self.labels[i] for i in top], [
+                float(np.exp(np.float32(scores[i]))) for i in top
+            ]
         return [self.labels[i] for i in top], [float(scores[i]) for i in top]
 
     def probabilities(self, text: str) -> np.ndarray:
@@ -360,7 +382,9 @@ class FastTextModel:
         scores = self._scores(line_words(text))
         if scores is None:
             return np.zeros(len(self.labels))
-        return np.exp(scores) if self.args.loss == LOSS_HS else scores
+        if self.args.loss == LOSS_HS:
+            return np.exp(scores.astype(np.float32)).astype(np.float64)
+        return scores
 
     def _setup_output(self) -> None:
         """Precompute what each loss needs per prediction. The hidden vector arrives as the
@@ -369,12 +393,11 @@ class FastTextModel:
         osz = len(self.labels)
         if self.args.loss == LOSS_HS:
             inner = self.output[: max(osz - 1, 0)].astype(np.float64)
-            # [1 - f, f] (left, right) for every inner node at once, as sigmoid([-z, z]).
-            both = np.concatenate((-inner, inner))
-            self._out = np.hstack((both, np.zeros((len(both), 1))))
+            self._out = np.hstack((inner, np.zeros((len(inner), 1))))
             index, depth = _huffman_paths(self.counts[self.nwords :])
             # Leaf scores by np.add.reduceat over each leaf's steps laid end to end.
-            self._steps = np.concatenate([index[i, :d] for i, d in enumerate(depth)] + [[0]])
+            self._both = np.empty(2 * len(inner))
+            self._steps = np.concatenate([index[i, :d] for i, d in enumerate(depth)])
             self._starts = np.concatenate(([0], np.cumsum(depth)[:-1]))
             self._depth = depth
             self._paths = index
@@ -383,9 +406,8 @@ class FastTextModel:
 
     def _alive(self, scores: np.ndarray) -> np.ndarray:
         """Leaves whose running score never falls below fastText's floor on the way down."""
-        steps = np.append(self._last_steps, 0.0)[self._paths]  # padding adds log(1) = 0
-        floor = np.float32(np.log(np.float32(1e-5)))
-        return np.cumsum(steps, axis=1).min(axis=1) >= floor
+        steps = np.append(self._last_steps, np.float32(0))[self._paths]  # padding adds 0
+        return np.cumsum(steps, axis=1, dtype=np.float32).min(axis=1) >= _HS_FLOOR
 
     def _scores(self, words: list[bytes]) -> np.ndarray | None:
         """Per label: fastText's log-score (hs) or reported probability (other losses); None
@@ -396,28 +418,33 @@ class FastTextModel:
         if total[-1] == 0:
             return None
         z = self._out @ total
-        z *= 1.0 / total[-1]  # the mean of the rows, as Model::computeHidden
         if self.args.loss == LOSS_HS:
             if len(self.labels) == 1:
                 return np.zeros(1)
-            # Each step down the tree adds fastText's std_log(p) = log(p + 1e-5).
-            np.negative(z, out=z)
+            # Each step down the tree adds fastText's std_log(p) = log(p + 1e-5), p = f to the
+            # right and 1 - f to the left, f the sigmoid of the mean row's product. In float32
+            # as fastText computes it: near 1, f's float32 steps decide 1 - f, and with it
+            # the probabilities (~1e-5) of the unlikely labels and their order.
+            z = (z * (-1.0 / total[-1])).astype(np.float32)
+            np.minimum(z, np.float32(88), out=z)  # beyond, exp overflows and f is 0 anyway
             np.exp(z, out=z)
-            z += 1.0
-            np.reciprocal(z, out=z)
-            z += 1e-5
-            np.log(z, out=z)
-            self._last_steps = z
-            if len(self._starts) == 1:
-                return np.array([0.0])
-            scores = np.add.reduceat(z.take(self._steps), self._starts)
-            scores[self._depth == 0] = 0.0
-            return scores
+            z += np.float32(1)
+            f = (1.0 / z.astype(np.float64)).astype(np.float32).astype(np.float64)
+            n = len(f)
+            both = self._both
+            both[n:] = f
+            both[:n] = (1.0 - f).astype(np.float32)
+            both += 1e-5
+            steps = np.log(both).astype(np.float32)
+            self._last_steps = steps
+            # Summed root to leaf in float32, as fastText's running score.
+            return np.add.reduceat(steps.take(self._steps), self._starts).astype(np.float64)
+        z *= 1.0 / total[-1]  # the mean of the rows, as Model::computeHidden
         if self.args.loss == LOSS_SOFTMAX:
             z = np.exp(z - z.max())
             z /= z.sum()
         else:  # ns and ova score each label with its own sigmoid
-            z = 1.0 / (1.0 + np.exp(-z))
+            z = 1.0 / (1.0 + np.exp(np.minimum(-z, 700.0)))
         return z + 1e-5  # fastText reports exp(log(p + 1e-5))
 
     # --- input rows, with the per-word cache ------------------------------------------------
@@ -427,11 +454,12 @@ class FastTextModel:
         self._slots: dict[bytes, int] = {}
         # Per cached word: the sum of its input rows (float64) and, in the last column, how
         # many rows that is; its hash for word n-grams; whether it is a word at all.
-        self._sums = np.zeros((self._cache_words, dim + 1))
+        # float32 halves the bytes each line gathers; fastText itself sums in float32.
+        self._sums = np.zeros((self._cache_words, dim + 1), np.float32)
         self._hashes = np.zeros(self._cache_words, np.int64)
         self._is_word = np.zeros(self._cache_words, bool)
         self._ngram_rows: dict[str, int] = {}
-        self._ones = np.ones(4096)
+        self._ones = np.ones(4096, np.float32)
         self._fill([_EOS_BYTES])  # always cached: every line ends with it
 
     def _row_sum(self, words: list[bytes]) -> np.ndarray:
@@ -451,6 +479,7 @@ class FastTextModel:
         picked = self._sums.take(index, axis=0)
         # A product with ones sums the rows in one BLAS call, faster than .sum(axis=0).
         total = self._ones[:n] @ picked if n <= len(self._ones) else picked.sum(axis=0)
+        total = total.astype(np.float64)
         if self.args.word_ngrams > 1:
             hashes = self._hashes.take(index)[self._is_word.take(index)]
             rows = self._word_ngram_rows(hashes)
