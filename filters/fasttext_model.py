@@ -32,8 +32,11 @@ _NGRAM_MULTIPLIER = np.uint64(116049371)  # fastText's word n-gram hash step
 
 _EOS_BYTES = EOS.encode()
 _LABEL_BYTES = LABEL_PREFIX.encode()
-# Whitespace to str.split() (and regex `\s`) that is not ASCII whitespace to bytes.split().
-_UNICODE_SPACE = re.compile("[\x1c-\x1f\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]")
+# Whitespace to str.split() (and regex `\s`) that is not ASCII whitespace to bytes.split(),
+# in UTF-8 (which never shows these byte runs inside another character).
+_UNICODE_SPACE = re.compile(
+    rb"[\x1c-\x1f]|\xc2[\x85\xa0]|\xe1\x9a\x80|\xe2\x80[\x80-\x8a\xa8\xa9\xaf]|\xe2\x81\x9f|\xe3\x80\x80"
+)
 _ARGS = struct.Struct("<12id")
 # fastText's hs search floor: its threshold 0 through std_log, log(0 + 1e-5), as a float.
 _HS_FLOOR = np.float32(np.log(1e-5))
@@ -79,17 +82,25 @@ def _signed32(h: int) -> int:
     return h - (1 << 32) if h & 0x80000000 else h
 
 
-def line_words(text: str, fold_unicode_spaces: bool = False) -> list[bytes]:
+def line_words(text: str) -> list[bytes]:
     """The words fastText reads from one line, as UTF-8: split on its separators (space,
-    tab, CR, VT, FF, NUL) only, as bytes.split() does but for NUL. With
-    `fold_unicode_spaces`, also split where Python's str.split() would (no-break space,
-    U+3000, ...): the words of `" ".join(text.split())`, without building that string."""
-    if fold_unicode_spaces and _UNICODE_SPACE.search(text):
-        text = " ".join(text.split())
+    tab, CR, VT, FF, NUL) only, as bytes.split() does but for NUL."""
     data = text.encode("utf-8", "surrogatepass")
     if b"\0" in data:
         data = data.replace(b"\0", b" ")
     return data.split()
+
+
+def _fold(words: list[bytes]) -> list[bytes]:
+    """The words split again where str.split() splits but bytes.split() does not."""
+    folded = []
+    for word in words:
+        if _UNICODE_SPACE.search(word):
+            parts = word.decode("utf-8", "surrogateescape").split()
+            folded.extend(part.encode("utf-8", "surrogateescape") for part in parts)
+        else:
+            folded.append(word)
+    return folded
 
 
 def _byte_subwords(word: bytes, minn: int, maxn: int) -> list[bytes]:
@@ -349,17 +360,21 @@ class FastTextModel:
             raise ValueError("predict processes one line at a time (remove '\\n')")
         return self.predict_words(line_words(text), k)
 
-    def predict_words(self, words: list[bytes], k: int = 1) -> tuple[list[str], list[float]]:
-        """`predict` for a line already split into UTF-8 words (see `line_words`)."""
+    def predict_words(
+        self, words: list[bytes], k: int = 1, fold_unicode_spaces: bool = False
+    ) -> tuple[list[str], list[float]]:
+        """`predict` for a line already split into UTF-8 words (see `line_words`). With
+        `fold_unicode_spaces`, words are also split where Python's str.split() would (at
+        no-break spaces, U+3000, ...): the prediction for `" ".join(text.split())`."""
         if k == -1:
             k = len(self.labels)
         elif k <= 0:
             raise ValueError("k needs to be 1 or higher")
-        scores = self._scores(words)
+        scores = self._scores(words, fold_unicode_spaces)
         if scores is None:
             return [], []
         if k == 1:
-            top = [int(np.argmax(scores))]
+            top = [int(scores.argmax())]
         elif self.args.loss == LOSS_HS:
             # fastText's tree search drops a leaf once its running log-score on the way down
             # falls below log(1e-5) (its threshold 0 passed through the same log).
@@ -389,57 +404,62 @@ class FastTextModel:
     def _setup_output(self) -> None:
         """Precompute what each loss needs per prediction. The hidden vector arrives as the
         sum of the line's input rows with the row count appended (17 numbers for dim 16), so
-        the matrices get a zero column for it and the division comes after the product."""
+        the matrices get a zero column for it and the division comes after the product.
+        Work buffers are preallocated (allocation cost more than the arithmetic), so one
+        model must not predict from several threads at once."""
         osz = len(self.labels)
-        if self.args.loss == LOSS_HS:
-            inner = self.output[: max(osz - 1, 0)].astype(np.float64)
-            self._out = np.hstack((inner, np.zeros((len(inner), 1))))
+        rows = self.output[: max(osz - 1, 0)] if self.args.loss == LOSS_HS else self.output
+        self._out = np.hstack((rows, np.zeros((len(rows), 1), np.float32)))
+        if self.args.loss == LOSS_HS and osz > 1:
             index, depth = _huffman_paths(self.counts[self.nwords :])
             # Leaf scores by np.add.reduceat over each leaf's steps laid end to end.
-            self._both = np.empty(2 * len(inner))
             self._steps = np.concatenate([index[i, :d] for i, d in enumerate(depth)])
             self._starts = np.concatenate(([0], np.cumsum(depth)[:-1]))
-            self._depth = depth
             self._paths = index
-        else:
-            self._out = np.hstack((self.output.astype(np.float64), np.zeros((osz, 1))))
+            self._both32 = np.empty(2 * (osz - 1), np.float32)
+            self._both64 = np.empty(2 * (osz - 1))
+            self._steps32 = np.empty(2 * (osz - 1), np.float32)
+            self._gathered = np.empty(len(self._steps), np.float32)
 
     def _alive(self, scores: np.ndarray) -> np.ndarray:
         """Leaves whose running score never falls below fastText's floor on the way down."""
-        steps = np.append(self._last_steps, np.float32(0))[self._paths]  # padding adds 0
+        steps = np.append(self._steps32, np.float32(0))[self._paths]  # padding adds 0
         return np.cumsum(steps, axis=1, dtype=np.float32).min(axis=1) >= _HS_FLOOR
 
-    def _scores(self, words: list[bytes]) -> np.ndarray | None:
+    def _scores(self, words: list[bytes], fold: bool = False) -> np.ndarray | None:
         """Per label: fastText's log-score (hs) or reported probability (other losses); None
         when the line has no input rows (fastText then predicts nothing)."""
         if self.args.model != MODEL_SUP:
             raise ValueError("model needs to be supervised for prediction")
-        total = self._row_sum(words)
-        if total[-1] == 0:
+        total = self._row_sum(words, fold)
+        count = float(total[-1])
+        if count == 0:
             return None
-        z = self._out @ total
+        z = self._out @ total  # float32, as fastText's dot products
         if self.args.loss == LOSS_HS:
             if len(self.labels) == 1:
                 return np.zeros(1)
             # Each step down the tree adds fastText's std_log(p) = log(p + 1e-5), p = f to the
             # right and 1 - f to the left, f the sigmoid of the mean row's product. In float32
             # as fastText computes it: near 1, f's float32 steps decide 1 - f, and with it
-            # the probabilities (~1e-5) of the unlikely labels and their order.
-            z = (z * (-1.0 / total[-1])).astype(np.float32)
+            # the probabilities (~1e-5) of the unlikely labels and their order. (Its double
+            # division and subtraction, rounded to float, equal these float32 ones exactly.)
+            z *= np.float32(-1.0 / count)
             np.minimum(z, np.float32(88), out=z)  # beyond, exp overflows and f is 0 anyway
             np.exp(z, out=z)
             z += np.float32(1)
-            f = (1.0 / z.astype(np.float64)).astype(np.float32).astype(np.float64)
-            n = len(f)
-            both = self._both
-            both[n:] = f
-            both[:n] = (1.0 - f).astype(np.float32)
-            both += 1e-5
-            steps = np.log(both).astype(np.float32)
-            self._last_steps = steps
+            n = len(z)
+            both32 = self._both32
+            np.reciprocal(z, out=both32[n:])
+            np.subtract(np.float32(1), both32[n:], out=both32[:n])
+            np.add(both32, 1e-5, out=self._both64)  # + 1e-5 in double, as std_log
+            np.log(self._both64, out=self._both64)
+            self._steps32[...] = self._both64
             # Summed root to leaf in float32, as fastText's running score.
-            return np.add.reduceat(steps.take(self._steps), self._starts).astype(np.float64)
-        z *= 1.0 / total[-1]  # the mean of the rows, as Model::computeHidden
+            self._steps32.take(self._steps, out=self._gathered)
+            return np.add.reduceat(self._gathered, self._starts).astype(np.float64)
+        z = z.astype(np.float64)
+        z *= 1.0 / count  # the mean of the rows, as Model::computeHidden
         if self.args.loss == LOSS_SOFTMAX:
             z = np.exp(z - z.max())
             z /= z.sum()
@@ -458,33 +478,42 @@ class FastTextModel:
         self._sums = np.zeros((self._cache_words, dim + 1), np.float32)
         self._hashes = np.zeros(self._cache_words, np.int64)
         self._is_word = np.zeros(self._cache_words, bool)
+        self._unicode_space = np.zeros(self._cache_words, bool)
         self._ngram_rows: dict[str, int] = {}
         self._ones = np.ones(4096, np.float32)
+        self._picked = np.empty((4096, dim + 1), np.float32)
         self._fill([_EOS_BYTES])  # always cached: every line ends with it
 
-    def _row_sum(self, words: list[bytes]) -> np.ndarray:
+    def _row_sum(self, words: list[bytes], fold: bool = False) -> np.ndarray:
         """Sum of the line's input rows, their count last (Dictionary::getLine's rows)."""
         words = [*words, _EOS_BYTES]  # as predict's "\n" reads
         n = len(words)
         try:
-            index = np.fromiter(map(self._slots.__getitem__, words), np.intp, n)
-        except KeyError:
+            # dict.get is a faster call than __getitem__; a miss (None) raises TypeError.
+            index = np.fromiter(map(self._slots.get, words), np.intp, n)
+        except TypeError:
             index = self._fill(words)
             if index is None:
-                return self._row_sum_uncached(words)
+                return self._row_sum_uncached(_fold(words) if fold else words)
+        # Whether to split at Unicode spaces is known per cached word: no regex per line.
+        if fold and self._unicode_space.take(index).any():
+            return self._row_sum(_fold(words[:-1]))
         # </s> always holds slot 0; fastText stops reading the line at a literal one.
         first = int(index.argmin())
         if first < n - 1:
             index, n = index[: first + 1], first + 1
-        picked = self._sums.take(index, axis=0)
-        # A product with ones sums the rows in one BLAS call, faster than .sum(axis=0).
-        total = self._ones[:n] @ picked if n <= len(self._ones) else picked.sum(axis=0)
-        total = total.astype(np.float64)
+        if n <= len(self._picked):
+            # Into a preallocated buffer (several times faster than a new array), then
+            # summed by a product with ones: one BLAS call, faster than .sum(axis=0).
+            picked = self._sums.take(index, axis=0, out=self._picked[:n])
+            total = self._ones[:n] @ picked
+        else:
+            total = self._sums.take(index, axis=0).sum(axis=0)
         if self.args.word_ngrams > 1:
             hashes = self._hashes.take(index)[self._is_word.take(index)]
             rows = self._word_ngram_rows(hashes)
             if len(rows):
-                total[:-1] += self.input.take(rows, axis=0).sum(axis=0, dtype=np.float64)
+                total[:-1] += self.input.take(rows, axis=0).sum(axis=0)
                 total[-1] += len(rows)
         return total
 
@@ -504,17 +533,18 @@ class FastTextModel:
             self._sums[slot] = row_sum
             self._hashes[slot] = word_hash
             self._is_word[slot] = is_word
+            self._unicode_space[slot] = _UNICODE_SPACE.search(word) is not None
             slots[word] = slot
         return np.fromiter(map(slots.__getitem__, words), np.intp, len(words))
 
     def _row_sum_uncached(self, words: list[bytes]) -> np.ndarray:
         words = words[: words.index(_EOS_BYTES) + 1]
         entries = [self._word_entry(w) for w in words]
-        total = np.sum([e[0] for e in entries], axis=0)
+        total = np.sum([e[0] for e in entries], axis=0, dtype=np.float32)
         if self.args.word_ngrams > 1:
             rows = self._word_ngram_rows(np.array([e[1] for e in entries if e[2]], np.int64))
             if len(rows):
-                total[:-1] += self.input.take(rows, axis=0).sum(axis=0, dtype=np.float64)
+                total[:-1] += self.input.take(rows, axis=0).sum(axis=0)
                 total[-1] += len(rows)
         return total
 
@@ -614,7 +644,7 @@ class FastTextModel:
 
 def _label(label: str) -> str:
     label = label if label.startswith(LABEL_PREFIX) else LABEL_PREFIX + label
-    if label == LABEL_PREFIX or line_words(label, True) != [label.encode()] or "\n" in label:
+    if label == LABEL_PREFIX or label.split() != [label] or line_words(label) != [label.encode()]:
         raise ValueError(f"bad label {label!r}: it must be one non-empty word")
     return label
 
@@ -733,6 +763,6 @@ def read_labelled_tsv(path: str | Path) -> Iterator[tuple[str, str]]:
             label, tab, text = line.partition("\t")
             if not tab or not label.strip() or not text.strip() or label != label.strip():
                 raise ValueError(f"{path}: line {number}: expected 'label<TAB>text'")
-            if line_words(label, True) != [label.encode()]:
+            if label.split() != [label] or line_words(label) != [label.encode()]:
                 raise ValueError(f"{path}: line {number}: a label is one word, got {label!r}")
             yield label, text

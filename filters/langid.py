@@ -72,7 +72,7 @@ def predict(model: FastTextModel, text: str, max_chars: int = 5000) -> tuple[str
     """
     # The words of the folded line (`\s+` -> " "), without building it.
     cut = text[:max_chars]
-    labels, probs = model.predict_words(line_words(cut, fold_unicode_spaces=True), k=1)
+    labels, probs = model.predict_words(line_words(cut), k=1, fold_unicode_spaces=True)
     if not labels:
         return "und_Zyyy", 0.0
     # fastText adds 1e-5 to each probability before its log, so a sure one reads above 1.

@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 
 from filters.fasttext_model import (
+    _UNICODE_SPACE,
     FastTextModel,
     fnv1a,
     line_words,
@@ -181,7 +182,22 @@ def test_hash_xors_bytes_as_signed_chars() -> None:
 def test_line_words_split_like_fasttext() -> None:
     assert line_words("a\tb\rc\vd\fe\x00f  g") == [b"a", b"b", b"c", b"d", b"e", b"f", b"g"]
     assert line_words("a\xa0b\x1cc") == ["a\xa0b\x1cc".encode()]
-    assert line_words("a\xa0b\x1cc", fold_unicode_spaces=True) == [b"a", b"b", b"c"]
+
+
+def test_unicode_spaces_in_utf8_are_exactly_what_str_split_adds() -> None:
+    extra = [c for c in map(chr, range(0x110000)) if c.isspace() and not c.encode().isspace()]
+    assert all(_UNICODE_SPACE.fullmatch(c.encode()) for c in extra)
+    others = [chr(i) for i in range(0x3100) if chr(i) not in extra]
+    assert not any(_UNICODE_SPACE.search(c.encode("utf-8", "surrogatepass")) for c in others)
+
+
+def test_folding_unicode_spaces_predicts_the_folded_line(lid: FastTextModel) -> None:
+    lines = [*EDGE_LINES, "Ein\u00a0Satz\u3000mit\u2009Leerzeichen\x1cund\x85so", "a\u00a0</s> b"]
+    for line in lines:
+        folded = " ".join(line.split())
+        assert lid.predict_words(line_words(line), 3, fold_unicode_spaces=True) == lid.predict(
+            folded, 3
+        )
 
 
 # --- files -------------------------------------------------------------------------------
