@@ -40,6 +40,7 @@ _UNICODE_SPACE = re.compile(
 _ARGS = struct.Struct("<12id")
 # fastText's hs search floor: its threshold 0 through std_log, log(0 + 1e-5), as a float.
 _HS_FLOOR = np.float32(np.log(1e-5))
+_EXTRA = 3  # columns after a cached word's row sum: row count, Unicode space, is </s>
 _DICT_HEAD = struct.Struct("<3i2q")
 
 
@@ -409,7 +410,7 @@ class FastTextModel:
         model must not predict from several threads at once."""
         osz = len(self.labels)
         rows = self.output[: max(osz - 1, 0)] if self.args.loss == LOSS_HS else self.output
-        self._out = np.hstack((rows, np.zeros((len(rows), 1), np.float32)))
+        self._out = np.hstack((rows, np.zeros((len(rows), _EXTRA), np.float32)))
         if self.args.loss == LOSS_HS and osz > 1:
             index, depth = _huffman_paths(self.counts[self.nwords :])
             # Leaf scores by np.add.reduceat over each leaf's steps laid end to end.
@@ -432,7 +433,7 @@ class FastTextModel:
         if self.args.model != MODEL_SUP:
             raise ValueError("model needs to be supervised for prediction")
         total = self._row_sum(words, fold)
-        count = float(total[-1])
+        count = float(total[self.args.dim])
         if count == 0:
             return None
         z = self._out @ total  # float32, as fastText's dot products
@@ -472,20 +473,22 @@ class FastTextModel:
     def _clear_cache(self) -> None:
         dim = self.args.dim
         self._slots: dict[bytes, int] = {}
-        # Per cached word: the sum of its input rows (float64) and, in the last column, how
-        # many rows that is; its hash for word n-grams; whether it is a word at all.
-        # float32 halves the bytes each line gathers; fastText itself sums in float32.
-        self._sums = np.zeros((self._cache_words, dim + 1), np.float32)
+        # Per cached word: the sum of its input rows, then how many rows that is, whether it
+        # holds a Unicode space, whether it is </s> (so one product sums all four for a
+        # line); its hash for word n-grams; whether it is a word at all. float32 halves the
+        # bytes each line gathers; fastText itself sums in float32.
+        self._sums = np.zeros((self._cache_words, dim + _EXTRA), np.float32)
         self._hashes = np.zeros(self._cache_words, np.int64)
         self._is_word = np.zeros(self._cache_words, bool)
-        self._unicode_space = np.zeros(self._cache_words, bool)
         self._ngram_rows: dict[str, int] = {}
         self._ones = np.ones(4096, np.float32)
-        self._picked = np.empty((4096, dim + 1), np.float32)
+        self._picked = np.empty((4096, dim + _EXTRA), np.float32)
         self._fill([_EOS_BYTES])  # always cached: every line ends with it
 
     def _row_sum(self, words: list[bytes], fold: bool = False) -> np.ndarray:
-        """Sum of the line's input rows, their count last (Dictionary::getLine's rows)."""
+        """Sum of the line's input rows, then their count (Dictionary::getLine's rows), then
+        how many words hold a Unicode space and how many are </s>."""
+        dim = self.args.dim
         words = [*words, _EOS_BYTES]  # as predict's "\n" reads
         n = len(words)
         try:
@@ -495,13 +498,6 @@ class FastTextModel:
             index = self._fill(words)
             if index is None:
                 return self._row_sum_uncached(_fold(words) if fold else words)
-        # Whether to split at Unicode spaces is known per cached word: no regex per line.
-        if fold and self._unicode_space.take(index).any():
-            return self._row_sum(_fold(words[:-1]))
-        # </s> always holds slot 0; fastText stops reading the line at a literal one.
-        first = int(index.argmin())
-        if first < n - 1:
-            index, n = index[: first + 1], first + 1
         if n <= len(self._picked):
             # Into a preallocated buffer (several times faster than a new array), then
             # summed by a product with ones: one BLAS call, faster than .sum(axis=0).
@@ -509,12 +505,16 @@ class FastTextModel:
             total = self._ones[:n] @ picked
         else:
             total = self._sums.take(index, axis=0).sum(axis=0)
+        if fold and total[dim + 1]:  # split at Unicode spaces too, and look up again
+            return self._row_sum(_fold(words[:-1]))
+        if total[dim + 2] > 1:  # fastText stops reading the line at a literal </s>
+            return self._row_sum(words[: words.index(_EOS_BYTES)])
         if self.args.word_ngrams > 1:
             hashes = self._hashes.take(index)[self._is_word.take(index)]
             rows = self._word_ngram_rows(hashes)
             if len(rows):
-                total[:-1] += self.input.take(rows, axis=0).sum(axis=0)
-                total[-1] += len(rows)
+                total[:dim] += self.input.take(rows, axis=0).sum(axis=0)
+                total[dim] += len(rows)
         return total
 
     def _fill(self, words: list[bytes]) -> np.ndarray | None:
@@ -530,22 +530,24 @@ class FastTextModel:
         for word in missing:
             row_sum, word_hash, is_word = self._word_entry(word)
             slot = len(slots)
-            self._sums[slot] = row_sum
+            self._sums[slot, : len(row_sum)] = row_sum
+            self._sums[slot, len(row_sum)] = _UNICODE_SPACE.search(word) is not None
+            self._sums[slot, len(row_sum) + 1] = word == _EOS_BYTES
             self._hashes[slot] = word_hash
             self._is_word[slot] = is_word
-            self._unicode_space[slot] = _UNICODE_SPACE.search(word) is not None
             slots[word] = slot
         return np.fromiter(map(slots.__getitem__, words), np.intp, len(words))
 
     def _row_sum_uncached(self, words: list[bytes]) -> np.ndarray:
         words = words[: words.index(_EOS_BYTES) + 1]
         entries = [self._word_entry(w) for w in words]
-        total = np.sum([e[0] for e in entries], axis=0, dtype=np.float32)
+        total = np.zeros(self.args.dim + _EXTRA, np.float32)
+        total[: self.args.dim + 1] = np.sum([e[0] for e in entries], axis=0)
         if self.args.word_ngrams > 1:
             rows = self._word_ngram_rows(np.array([e[1] for e in entries if e[2]], np.int64))
             if len(rows):
-                total[:-1] += self.input.take(rows, axis=0).sum(axis=0)
-                total[-1] += len(rows)
+                total[: self.args.dim] += self.input.take(rows, axis=0).sum(axis=0)
+                total[self.args.dim] += len(rows)
         return total
 
     def _word_entry(self, word: bytes) -> tuple[np.ndarray, int, bool]:
