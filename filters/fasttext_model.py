@@ -371,102 +371,119 @@ class FastTextModel:
             k = len(self.labels)
         elif k <= 0:
             raise ValueError("k needs to be 1 or higher")
-        scores = self._scores(words, fold_unicode_spaces)
-        if scores is None:
+        scores, alive = self._scores([words], fold_unicode_spaces)
+        if not alive[0]:
             return [], []
+        row = scores[0]
         if k == 1:
-            top = [int(scores.argmax())]
+            top = [int(row.argmax())]
         elif self.args.loss == LOSS_HS:
             # fastText's tree search drops a leaf once its running log-score on the way down
             # falls below log(1e-5) (its threshold 0 passed through the same log).
-            alive = np.flatnonzero(self._alive(scores))
-            top = alive[np.argsort(-scores[alive], kind="stable")[:k]].tolist()
+            kept = np.flatnonzero(self._alive(0))
+            top = kept[np.argsort(-row[kept], kind="stable")[:k]].tolist()
         else:
-            top = np.argsort(-scores, kind="stable")[:k].tolist()
-        if self.args.loss == LOSS_HS:
-            # fastText reports exp of its float32 score, in float32.
-            return [self.labels[i] for i in top], [
-                float(np.exp(np.float32(scores[i]))) for i in top
-            ]
-        return [self.labels[i] for i in top], [float(scores[i]) for i in top]
+            top = np.argsort(-row, kind="stable")[:k].tolist()
+        return [self.labels[i] for i in top], [self._reported(row[i]) for i in top]
+
+    def predict_top(
+        self, lines: list[list[bytes]], fold_unicode_spaces: bool = False
+    ) -> list[tuple[str, float] | None]:
+        """The top label and its probability for each line of words, as `predict_words(words,
+        1)` gives them (bit for bit), but batched: the arithmetic after the word lookups
+        runs once for all lines. None for a line fastText predicts nothing for."""
+        if not lines:
+            return []
+        scores, alive = self._scores(lines, fold_unicode_spaces)
+        best = scores.argmax(axis=1).tolist()
+        return [
+            (self.labels[i], self._reported(scores[b, i])) if alive[b] else None
+            for b, i in enumerate(best)
+        ]
 
     def probabilities(self, text: str) -> np.ndarray:
         """Per label (in `self.labels` order), the probability fastText's predict would report
         for it, including fastText's +1e-5 smoothing (zeros for a line with no known input)."""
         if "\n" in text:
             raise ValueError("probabilities processes one line at a time (remove '\\n')")
-        scores = self._scores(line_words(text))
-        if scores is None:
+        scores, alive = self._scores([line_words(text)])
+        if not alive[0]:
             return np.zeros(len(self.labels))
         if self.args.loss == LOSS_HS:
-            return np.exp(scores.astype(np.float32)).astype(np.float64)
-        return scores
+            return np.exp(scores[0].astype(np.float32)).astype(np.float64)
+        return scores[0].copy()
+
+    def _reported(self, score: float) -> float:
+        if self.args.loss == LOSS_HS:
+            return float(np.exp(np.float32(score)))  # fastText: exp of its float32 score
+        return float(score)
 
     def _setup_output(self) -> None:
         """Precompute what each loss needs per prediction. The hidden vector arrives as the
-        sum of the line's input rows with the row count appended (17 numbers for dim 16), so
-        the matrices get a zero column for it and the division comes after the product.
-        Work buffers are preallocated (allocation cost more than the arithmetic), so one
-        model must not predict from several threads at once."""
+        sum of the line's input rows followed by the row count (and two flags), so the
+        matrix gets zero columns for those and the division comes after the product."""
         osz = len(self.labels)
         rows = self.output[: max(osz - 1, 0)] if self.args.loss == LOSS_HS else self.output
-        self._out = np.hstack((rows, np.zeros((len(rows), _EXTRA), np.float32)))
+        self._out_t = np.ascontiguousarray(
+            np.hstack((rows, np.zeros((len(rows), _EXTRA), np.float32))).T
+        )
         if self.args.loss == LOSS_HS and osz > 1:
             index, depth = _huffman_paths(self.counts[self.nwords :])
             # Leaf scores by np.add.reduceat over each leaf's steps laid end to end.
             self._steps = np.concatenate([index[i, :d] for i, d in enumerate(depth)])
             self._starts = np.concatenate(([0], np.cumsum(depth)[:-1]))
             self._paths = index
-            self._both32 = np.empty(2 * (osz - 1), np.float32)
-            self._both64 = np.empty(2 * (osz - 1))
-            self._steps32 = np.empty(2 * (osz - 1), np.float32)
-            self._gathered = np.empty(len(self._steps), np.float32)
 
-    def _alive(self, scores: np.ndarray) -> np.ndarray:
+    def _alive(self, line: int) -> np.ndarray:
         """Leaves whose running score never falls below fastText's floor on the way down."""
-        steps = np.append(self._steps32, np.float32(0))[self._paths]  # padding adds 0
+        steps = np.append(self._last_steps[line], np.float32(0))[self._paths]  # padding: 0
         return np.cumsum(steps, axis=1, dtype=np.float32).min(axis=1) >= _HS_FLOOR
 
-    def _scores(self, words: list[bytes], fold: bool = False) -> np.ndarray | None:
-        """Per label: fastText's log-score (hs) or reported probability (other losses); None
-        when the line has no input rows (fastText then predicts nothing)."""
+    def _scores(
+        self, lines: list[list[bytes]], fold: bool = False
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Per line and label: fastText's log-score (hs) or reported probability (other
+        losses); and per line whether it has input rows (else fastText predicts nothing).
+        Every step treats each line on its own, so a line's numbers never depend on the
+        other lines of the batch."""
         if self.args.model != MODEL_SUP:
             raise ValueError("model needs to be supervised for prediction")
-        total = self._row_sum(words, fold)
-        count = float(total[self.args.dim])
-        if count == 0:
-            return None
-        z = self._out @ total  # float32, as fastText's dot products
+        dim = self.args.dim
+        totals = self._totals(lines, fold)
+        count = totals[:, dim]
+        alive = count > 0
+        scale = np.float32(-1.0) / np.where(alive, count, np.float32(1))
+        # One vector-matrix product per line (a stack of them), as for a single line.
+        z = np.matmul(totals[:, None, :], self._out_t)[:, 0, :]  # float32, as fastText
         if self.args.loss == LOSS_HS:
             if len(self.labels) == 1:
-                return np.zeros(1)
+                return np.zeros((len(lines), 1)), alive
             # Each step down the tree adds fastText's std_log(p) = log(p + 1e-5), p = f to the
             # right and 1 - f to the left, f the sigmoid of the mean row's product. In float32
             # as fastText computes it: near 1, f's float32 steps decide 1 - f, and with it
             # the probabilities (~1e-5) of the unlikely labels and their order. (Its double
             # division and subtraction, rounded to float, equal these float32 ones exactly.)
-            z *= np.float32(-1.0 / count)
+            z *= scale[:, None]
             np.minimum(z, np.float32(88), out=z)  # beyond, exp overflows and f is 0 anyway
             np.exp(z, out=z)
             z += np.float32(1)
-            n = len(z)
-            both32 = self._both32
-            np.reciprocal(z, out=both32[n:])
-            np.subtract(np.float32(1), both32[n:], out=both32[:n])
-            np.add(both32, 1e-5, out=self._both64)  # + 1e-5 in double, as std_log
-            np.log(self._both64, out=self._both64)
-            self._steps32[...] = self._both64
+            n = z.shape[1]
+            both = np.empty((len(lines), 2 * n), np.float32)
+            np.reciprocal(z, out=both[:, n:])
+            np.subtract(np.float32(1), both[:, n:], out=both[:, :n])
+            wide = np.add(both, 1e-5)  # + 1e-5 in double, as std_log
+            np.log(wide, out=wide)
+            both[...] = wide
+            self._last_steps = both
             # Summed root to leaf in float32, as fastText's running score.
-            self._steps32.take(self._steps, out=self._gathered)
-            return np.add.reduceat(self._gathered, self._starts).astype(np.float64)
-        z = z.astype(np.float64)
-        z *= 1.0 / count  # the mean of the rows, as Model::computeHidden
+            return np.add.reduceat(both.take(self._steps, axis=1), self._starts, axis=1), alive
+        z = z.astype(np.float64) * -scale[:, None]  # the mean of the rows, as computeHidden
         if self.args.loss == LOSS_SOFTMAX:
-            z = np.exp(z - z.max())
-            z /= z.sum()
+            z = np.exp(z - z.max(axis=1, keepdims=True))
+            z /= z.sum(axis=1, keepdims=True)
         else:  # ns and ova score each label with its own sigmoid
             z = 1.0 / (1.0 + np.exp(np.minimum(-z, 700.0)))
-        return z + 1e-5  # fastText reports exp(log(p + 1e-5))
+        return z + 1e-5, alive  # fastText reports exp(log(p + 1e-5))
 
     # --- input rows, with the per-word cache ------------------------------------------------
 
@@ -474,59 +491,92 @@ class FastTextModel:
         dim = self.args.dim
         self._slots: dict[bytes, int] = {}
         # Per cached word: the sum of its input rows, then how many rows that is, whether it
-        # holds a Unicode space, whether it is </s> (so one product sums all four for a
+        # holds a Unicode space, whether it is </s> (so one sum adds up all four for a
         # line); its hash for word n-grams; whether it is a word at all. float32 halves the
         # bytes each line gathers; fastText itself sums in float32.
         self._sums = np.zeros((self._cache_words, dim + _EXTRA), np.float32)
         self._hashes = np.zeros(self._cache_words, np.int64)
         self._is_word = np.zeros(self._cache_words, bool)
         self._ngram_rows: dict[str, int] = {}
-        self._ones = np.ones(4096, np.float32)
-        self._picked = np.empty((4096, dim + _EXTRA), np.float32)
+        self._picked = np.empty((8192, dim + _EXTRA), np.float32)
         self._fill([_EOS_BYTES])  # always cached: every line ends with it
 
-    def _row_sum(self, words: list[bytes], fold: bool = False) -> np.ndarray:
-        """Sum of the line's input rows, then their count (Dictionary::getLine's rows), then
-        how many words hold a Unicode space and how many are </s>."""
+    def _totals(self, lines: list[list[bytes]], fold: bool) -> np.ndarray:
+        """Per line: the sum of its input rows, then their count (Dictionary::getLine's
+        rows), then how many of its words hold a Unicode space and how many are </s>."""
         dim = self.args.dim
-        words = [*words, _EOS_BYTES]  # as predict's "\n" reads
+        words = []
+        starts = []
+        for line in lines:
+            starts.append(len(words))
+            words += line
+            words.append(_EOS_BYTES)  # as predict's "\n" reads
         n = len(words)
         try:
             # dict.get is a faster call than __getitem__; a miss (None) raises TypeError.
             index = np.fromiter(map(self._slots.get, words), np.intp, n)
         except TypeError:
             index = self._fill(words)
-            if index is None:
-                return self._row_sum_uncached(_fold(words) if fold else words)
-        if n <= len(self._picked):
-            # Into a preallocated buffer (several times faster than a new array), then
-            # summed by a product with ones: one BLAS call, faster than .sum(axis=0).
-            picked = self._sums.take(index, axis=0, out=self._picked[:n])
-            total = self._ones[:n] @ picked
-        else:
-            total = self._sums.take(index, axis=0).sum(axis=0)
-        if fold and total[dim + 1]:  # split at Unicode spaces too, and look up again
-            return self._row_sum(_fold(words[:-1]))
-        if total[dim + 2] > 1:  # fastText stops reading the line at a literal </s>
-            return self._row_sum(words[: words.index(_EOS_BYTES)])
+            if index is None:  # more new words than the cache holds: a line at a time
+                return np.concatenate([self._totals_one(line, fold) for line in lines])
+        # Gathered into a preallocated buffer: several times faster than a new array.
+        picked = self._sums.take(index, axis=0, out=self._picked[:n]) if n <= 8192 else None
+        if picked is None:
+            picked = self._sums.take(index, axis=0)
+        totals = np.add.reduceat(picked, starts, axis=0)
+        redo = totals[:, dim + 2] > 1  # a literal </s>: fastText stops reading there
+        if fold:
+            redo |= totals[:, dim + 1] > 0  # to split at Unicode spaces too
         if self.args.word_ngrams > 1:
-            hashes = self._hashes.take(index)[self._is_word.take(index)]
-            rows = self._word_ngram_rows(hashes)
-            if len(rows):
-                total[:dim] += self.input.take(rows, axis=0).sum(axis=0)
-                total[dim] += len(rows)
+            ends = [*starts[1:], n]
+            for b in np.flatnonzero(~redo).tolist():
+                self._add_word_ngrams(totals[b], index[starts[b] : ends[b]])
+        for b in np.flatnonzero(redo).tolist():
+            totals[b] = self._totals_one(lines[b], fold)[0]
+        return totals
+
+    def _totals_one(self, words: list[bytes], fold: bool) -> np.ndarray:
+        """`_totals` for one line whose words need splitting again or cutting at a literal
+        </s> (fastText stops reading there), or that does not fit the cache."""
+        if fold:
+            words = _fold(words)
+        if _EOS_BYTES in words:
+            words = words[: words.index(_EOS_BYTES)]
+        words = [*words, _EOS_BYTES]
+        index = self._fill(words)
+        if index is None:
+            entries = [self._word_entry(w) for w in words]
+            total = np.zeros((1, self.args.dim + _EXTRA), np.float32)
+            total[0, : self.args.dim + 1] = np.add.reduce([e[0] for e in entries], axis=0)
+            if self.args.word_ngrams > 1:
+                hashes = np.array([e[1] for e in entries if e[2]], np.int64)
+                self._add_ngram_rows(total[0], self._word_ngram_rows(hashes))
+            return total
+        total = np.add.reduceat(self._sums.take(index, axis=0), [0], axis=0)
+        if self.args.word_ngrams > 1:
+            self._add_word_ngrams(total[0], index)
         return total
+
+    def _add_word_ngrams(self, total: np.ndarray, index: np.ndarray) -> None:
+        hashes = self._hashes.take(index)[self._is_word.take(index)]
+        self._add_ngram_rows(total, self._word_ngram_rows(hashes))
+
+    def _add_ngram_rows(self, total: np.ndarray, rows: np.ndarray) -> None:
+        if len(rows):
+            total[: self.args.dim] += self.input.take(rows, axis=0).sum(axis=0)
+            total[self.args.dim] += len(rows)
 
     def _fill(self, words: list[bytes]) -> np.ndarray | None:
         """Cache the words' entries; their slots, or None if they cannot all fit at once."""
         slots = self._slots
-        missing = [w for w in dict.fromkeys(words) if w not in slots]
-        if len(missing) + 1 > self._cache_words:
+        unique = list(dict.fromkeys(words))
+        if len(unique) + 1 > self._cache_words:  # by the words alone: history never matters
             return None
+        missing = [w for w in unique if w not in slots]
         if len(slots) + len(missing) > self._cache_words:
             self._clear_cache()  # bounded: start afresh (results never depend on the cache)
             slots = self._slots
-            missing = [w for w in dict.fromkeys(words) if w not in self._slots]
+            missing = [w for w in dict.fromkeys(words) if w not in slots]
         for word in missing:
             row_sum, word_hash, is_word = self._word_entry(word)
             slot = len(slots)
@@ -537,18 +587,6 @@ class FastTextModel:
             self._is_word[slot] = is_word
             slots[word] = slot
         return np.fromiter(map(slots.__getitem__, words), np.intp, len(words))
-
-    def _row_sum_uncached(self, words: list[bytes]) -> np.ndarray:
-        words = words[: words.index(_EOS_BYTES) + 1]
-        entries = [self._word_entry(w) for w in words]
-        total = np.zeros(self.args.dim + _EXTRA, np.float32)
-        total[: self.args.dim + 1] = np.sum([e[0] for e in entries], axis=0)
-        if self.args.word_ngrams > 1:
-            rows = self._word_ngram_rows(np.array([e[1] for e in entries if e[2]], np.int64))
-            if len(rows):
-                total[: self.args.dim] += self.input.take(rows, axis=0).sum(axis=0)
-                total[self.args.dim] += len(rows)
-        return total
 
     def _word_entry(self, word: bytes) -> tuple[np.ndarray, int, bool]:
         """(sum of the word's input rows + [row count], its signed hash, is it a word)."""

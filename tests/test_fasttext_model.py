@@ -321,3 +321,20 @@ def test_read_labelled_tsv(tmp_path: Path) -> None:
         path.write_text(bad)
         with pytest.raises(ValueError, match=f"line {number}"):
             list(read_labelled_tsv(path))
+
+
+def test_batched_top_labels_are_the_single_line_results(lid: FastTextModel) -> None:
+    """predict_top gives each line exactly what predict_words gives it alone, whatever else
+    is in the batch (the pipeline's batches must not change a document's score)."""
+    lines = [line_words(line) for line in _lines(300, seed=6)]
+    lines += [line_words("Ein\u00a0Satz\u3000mit </s> Ende"), [], [b"__label__en"]]
+    alone = [lid.predict_words(words, 1, fold_unicode_spaces=True) for words in lines]
+    expected = [(labels[0], probs[0]) if labels else None for labels, probs in alone]
+    assert lid.predict_top(lines, fold_unicode_spaces=True) == expected
+    rng = random.Random(6)
+    order = list(range(len(lines)))
+    rng.shuffle(order)
+    for start in range(0, len(order), 37):
+        chunk = order[start : start + 37]
+        got = lid.predict_top([lines[i] for i in chunk], fold_unicode_spaces=True)
+        assert got == [expected[i] for i in chunk]
