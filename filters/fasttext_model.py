@@ -519,10 +519,11 @@ class FastTextModel:
             index = self._fill(words)
             if index is None:  # more new words than the cache holds: a line at a time
                 return np.concatenate([self._totals_one(line, fold) for line in lines])
-        # Gathered into a preallocated buffer: several times faster than a new array.
-        picked = self._sums.take(index, axis=0, out=self._picked[:n]) if n <= 8192 else None
-        if picked is None:
-            picked = self._sums.take(index, axis=0)
+        # Gathered into a kept buffer: a new array each time costs more (page faults) than
+        # the gathering itself.
+        if n > len(self._picked):
+            self._picked = np.empty((max(n, 2 * len(self._picked)), dim + _EXTRA), np.float32)
+        picked = self._sums.take(index, axis=0, out=self._picked[:n])
         totals = np.add.reduceat(picked, starts, axis=0)
         redo = totals[:, dim + 2] > 1  # a literal </s>: fastText stops reading there
         if fold:

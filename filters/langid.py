@@ -88,8 +88,10 @@ def predict_many(
                 results.append(("und_Zyyy", 0.0))
                 continue
             # fastText adds 1e-5 to each probability before its log, so a sure one reads
-            # above 1. The script check counts letters only, so the unfolded text serves.
-            results.append((normalize(top[0], cut.strip()), min(top[1], 1.0)))
+            # above 1. The script check counts letters only, so the unfolded text serves
+            # (empty where the folded line would be).
+            text = "" if cut.isspace() else cut
+            results.append((normalize(top[0], text), min(top[1], 1.0)))
     return results
 
 
