@@ -239,7 +239,10 @@ def _huffman_paths(counts: list[int]) -> tuple[np.ndarray, np.ndarray]:
 
 
 class FastTextModel:
-    """A fastText model held dense in memory; see the module docstring."""
+    """A supervised fastText model held dense in memory; see the module docstring.
+
+    Prediction keeps work buffers and a word cache on the instance: use one model per thread.
+    """
 
     def __init__(
         self,
@@ -292,7 +295,9 @@ class FastTextModel:
         if version > VERSION:
             raise ValueError(f"{path}: fastText format version {version} is newer than 12")
         args = Args(*reader.unpack(_ARGS))
-        if version == 11 and args.model == MODEL_SUP:
+        if args.model != MODEL_SUP:
+            raise ValueError(f"{path}: not a supervised fastText model (cbow or skipgram)")
+        if version == 11:
             args.maxn = 0  # as fastText: old supervised models had no character n-grams
         if args.dim <= 0:
             raise ValueError(f"{path}: bad dimension {args.dim}")

@@ -213,6 +213,10 @@ def test_not_a_model_and_truncated_files_are_value_errors(tmp_path: Path) -> Non
     newer.write_bytes(struct.pack("<ii", 793712314, 13) + data[8:])
     with pytest.raises(ValueError, match="version"):
         FastTextModel.load(newer)
+    unsupervised = tmp_path / "cbow.bin"
+    unsupervised.write_bytes(data[:36] + struct.pack("<i", 1) + data[40:])  # args.model
+    with pytest.raises(ValueError, match="not a supervised"):
+        FastTextModel.load(unsupervised)
     for cut in (4, 60, 100, 5000, len(data) // 2, len(data) - 1):
         truncated = tmp_path / f"cut{cut}.ftz"
         truncated.write_bytes(data[:cut])
