@@ -5,9 +5,11 @@ Why not the C++ package: fasttext-predict cannot train, the full `fasttext` whee
 same `fasttext` module, and per-call overhead made language ID cost ~650 µs per 2 KB page.
 Here a quantized model is decoded to dense rows once at load, and each distinct word's input
 rows are summed once and cached, so a document costs a dict lookup per token plus one
-gather-and-sum. Outputs follow fastText 0.9.2 exactly (src/fasttext.cc, dictionary.cc,
-loss.cc, quantmatrix.cc, productquantizer.cc), including its quirks: the `</s>` token that
-predict appends, FNV-1a over *signed* chars, and the 1e-5 added inside every log it takes.
+gather-and-sum; `predict_top` does the arithmetic after that for a batch of lines at once,
+with each line's numbers exactly what it would get alone. Outputs follow fastText 0.9.2
+exactly (src/fasttext.cc, dictionary.cc, loss.cc, quantmatrix.cc, productquantizer.cc),
+including its quirks: the `</s>` token that predict appends, FNV-1a over *signed* chars, and
+the 1e-5 added inside every log it takes.
 """
 
 from __future__ import annotations
@@ -271,8 +273,8 @@ class FastTextModel:
             raise ValueError("matrix width differs from the model's dim")
         if self.output.shape[0] != len(self.labels):
             raise ValueError("output rows differ from the number of labels")
-        # Keyed by the word's bytes: the text is split as bytes, which is faster than str.
         self._quantized: bytes | None = None  # a pruned model's matrix bytes, as loaded
+        # Keyed by the word's bytes: the text is split as bytes, which is faster than str.
         self._word_ids = {w.encode("utf-8", "surrogateescape"): i for i, w in enumerate(words)}
         self._cache_words = max(int(cache_words), 1024)
         self.refresh()
