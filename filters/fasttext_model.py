@@ -803,7 +803,7 @@ def train_supervised(
 
 def read_labelled_tsv(path: str | Path) -> Iterator[tuple[str, str]]:
     """(label, text) per `label<TAB>text` line of a LABELS.tsv; blank lines are skipped."""
-    with open(path, encoding="utf-8", newline="") as lines:
+    with open(path, encoding="utf-8-sig", newline="") as lines:  # a BOM is no label
         for number, line in enumerate(lines, 1):
             line = line.rstrip("\r\n")
             if not line.strip():

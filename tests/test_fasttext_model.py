@@ -315,7 +315,8 @@ def test_training_rejects_bad_labels_and_empty_input() -> None:
 
 def test_read_labelled_tsv(tmp_path: Path) -> None:
     path = tmp_path / "labels.tsv"
-    path.write_text("toxic\tyou are awful\n\n__label__ok\tthanks a lot\r\n  \nok\ta\tb\n")
+    text = "\ufefftoxic\tyou are awful\n\n__label__ok\tthanks a lot\r\n  \nok\ta\tb\n"
+    path.write_text(text, encoding="utf-8")
     assert list(read_labelled_tsv(path)) == [
         ("toxic", "you are awful"),
         ("__label__ok", "thanks a lot"),
