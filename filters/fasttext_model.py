@@ -402,10 +402,14 @@ class FastTextModel:
         if not lines:
             return []
         scores, alive = self._scores(lines, fold_unicode_spaces)
-        best = scores.argmax(axis=1).tolist()
+        best = scores.argmax(axis=1)
+        top = scores[np.arange(len(lines)), best]
+        if self.args.loss == LOSS_HS:  # as _reported, for the whole batch at once
+            top = np.exp(top.astype(np.float32)).astype(np.float64)
+        labels = self.labels
         return [
-            (self.labels[i], self._reported(scores[b, i])) if alive[b] else None
-            for b, i in enumerate(best)
+            (labels[i], p) if ok else None
+            for i, p, ok in zip(best.tolist(), top.tolist(), alive.tolist(), strict=True)
         ]
 
     def probabilities(self, text: str) -> np.ndarray:

@@ -7,6 +7,7 @@ depend on which model ran.
 
 from __future__ import annotations
 
+import functools
 import importlib.resources
 import struct
 from dataclasses import dataclass, field
@@ -20,7 +21,7 @@ from curation.output import sha256_file
 from curation.stage import RunContext
 from filters.base import Filter
 from filters.fasttext_model import FastTextModel, line_words
-from filters.languages import LID176, is_normalised, normalize
+from filters.languages import LABEL_PREFIX, LID176, SCRIPT_VARIANTS, is_normalised, normalize
 
 _MODELS: dict[str, FastTextModel] = {}
 _BATCH = 64  # texts per batched prediction
@@ -87,12 +88,20 @@ def predict_many(
             if top is None:
                 results.append(("und_Zyyy", 0.0))
                 continue
+            label = _normalized(top[0])
+            if label is None:  # the script decides: it counts letters only, so the unfolded
+                # text serves (empty where the folded line would be)
+                label = normalize(top[0], "" if cut.isspace() else cut)
             # fastText adds 1e-5 to each probability before its log, so a sure one reads
-            # above 1. The script check counts letters only, so the unfolded text serves
-            # (empty where the folded line would be).
-            text = "" if cut.isspace() else cut
-            results.append((normalize(top[0], text), min(top[1], 1.0)))
+            # above 1.
+            results.append((label, min(top[1], 1.0)))
     return results
+
+
+@functools.cache
+def _normalized(label: str) -> str | None:
+    """normalize(label), for the labels whose normal form does not depend on the text."""
+    return None if label.removeprefix(LABEL_PREFIX) in SCRIPT_VARIANTS else normalize(label)
 
 
 def identify(texts: list[str], model: str = "", max_chars: int = 5000) -> list[tuple[str, float]]:
