@@ -15,8 +15,9 @@ HERE = Path(__file__).resolve().parent
 BENCHMARKS = {
     "robots_bench.py": "Opt-out: URL decisions per second per core, memory per task "
     "(100,000 synthetic hosts)",
-    "filters_bench.py": "Language ID and toxicity: documents per second per core on 2 KB "
-    "documents, language ID at several text cuts with its accuracy",
+    "filters_bench.py": "Language ID (heed's fastText beside fasttext-predict), fastText "
+    "training and toxicity: documents per second per core on 2 KB documents, language ID at "
+    "several text cuts with its accuracy",
     "pii_bench.py": "PII redaction: documents per second per core on 2 KB pages, all five kinds, "
     "with and without the pre-check",
 }

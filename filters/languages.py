@@ -32,6 +32,8 @@ from __future__ import annotations
 
 import re
 
+import numpy as np
+
 LABEL_PREFIX = "__label__"
 # A normalised label: ISO 639-3 (three lower-case letters), underscore, ISO 15924 (Xxxx).
 NORMALISED = re.compile(r"[a-z]{3}_[A-Z][a-z]{3}")
@@ -242,6 +244,15 @@ _SCRIPT_RANGES: tuple[tuple[int, int, str], ...] = (
     (0x0750, 0x077F, "Arab"),
     (0x0900, 0x097F, "Deva"),
 )
+# The ranges as sorted edges: bin i + 1 (between edge i and i + 1) holds _EDGE_SCRIPTS[i], or
+# no script where that is empty (a gap between ranges).
+_SCRIPT_EDGES = np.array(
+    sorted({edge for low, high, _ in _SCRIPT_RANGES for edge in (low, high + 1)}), np.uint32
+)
+_EDGE_SCRIPTS = [
+    next((s for low, high, s in _SCRIPT_RANGES if low <= edge <= high), "")
+    for edge in _SCRIPT_EDGES.tolist()
+]
 
 # ISO 639-3 codes (macrolanguages, and individual languages lid.176 files under a
 # macrolanguage's label) whose two-letter code is not the inverse of `LID176`.
@@ -285,13 +296,14 @@ _ISO639_1 = _build_iso639_1()
 
 def dominant_script(text: str) -> str | None:
     """The script most letters of `text` are in, among those `SCRIPT_VARIANTS` names."""
+    # Code points binned by the ranges' edges in one pass (numpy): the per-character loop
+    # this replaces cost about 1 ms per 2 KB page, more than language ID itself.
+    points = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), np.uint32)
+    per_bin = np.bincount(np.searchsorted(_SCRIPT_EDGES, points, side="right"))
     counts: dict[str, int] = {}
-    for char in text:
-        point = ord(char)
-        for low, high, script in _SCRIPT_RANGES:
-            if low <= point <= high:
-                counts[script] = counts.get(script, 0) + 1
-                break
+    for i, script in enumerate(_EDGE_SCRIPTS):
+        if i + 1 < len(per_bin) and per_bin[i + 1] and script:
+            counts[script] = counts.get(script, 0) + int(per_bin[i + 1])
     return max(counts, key=lambda s: (counts[s], s)) if counts else None
 
 

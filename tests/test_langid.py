@@ -8,9 +8,12 @@ nb/da/sv, id/ms, hr/sr-Latn). Run with `-s` to see the per-language summary.
 from __future__ import annotations
 
 import json
+import random
+import re
 from collections import Counter, defaultdict
 from pathlib import Path
 
+import fasttext
 import pytest
 
 from curation.config import ConfigError, build_stage
@@ -19,6 +22,7 @@ from curation.stage import RunContext
 from filters import langid
 from filters.langid import LanguageFilter, default_model_path, identify, model_labels
 from filters.languages import (
+    _SCRIPT_RANGES,
     LID176,
     NORMALISED,
     SCRIPT_VARIANTS,
@@ -198,3 +202,41 @@ def test_lid176_accuracy_on_labelled_paragraphs() -> None:
     print(f"\nlid.176 on {len(rows)} paragraphs: {right} right, accuracy {accuracy:.1%}")
     print("\n".join(_summary(rows, predictions)))
     assert accuracy >= 0.95
+
+
+def test_predict_matches_fasttext_predict_on_the_folded_line() -> None:
+    """langid.predict folds whitespace and cuts at max_chars; fasttext-predict (the oracle)
+    on the folded, cut line must give the same label and probability."""
+    oracle = fasttext.load_model(str(default_model_path()))
+    model = langid.load_model()
+    texts = [row["text"] for row in _load_paragraphs()]
+    texts += ["  Ein\u00a0Satz\u3000mit\u2009Leerzeichen\x1cund\n\tso  ", "", "x\x00y </s> z"]
+    for max_chars in (5000, 120, 40):
+        for text in texts:
+            line = re.sub(r"\s+", " ", text[:max_chars]).strip()
+            labels, probs = oracle.predict(line, k=1)
+            label, prob = langid.predict(model, text, max_chars)
+            assert label == normalize(labels[0], line)
+            assert abs(prob - min(float(probs[0]), 1.0)) <= 1e-4
+
+
+def test_dominant_script_counts_like_the_plain_loop() -> None:
+    def plain(text: str) -> str | None:
+        counts: dict[str, int] = {}
+        for char in text:
+            for low, high, script in _SCRIPT_RANGES:
+                if low <= ord(char) <= high:
+                    counts[script] = counts.get(script, 0) + 1
+                    break
+        return max(counts, key=lambda s: (counts[s], s)) if counts else None
+
+    rng = random.Random(0)
+    bounds = [bound for low, high, _ in _SCRIPT_RANGES for bound in (low, high)]
+    edges = [bound + d for bound in bounds for d in (-1, 0, 1)]
+    texts = [row["text"] for row in _load_paragraphs()] + ["", "\udcff", "ab где", "12 34"]
+    for _ in range(2000):
+        points = [rng.choice([*edges, rng.randrange(0x3000), rng.randrange(0x110000)])]
+        points += [rng.choice(edges) for _ in range(rng.randrange(12))]
+        texts.append("".join(map(chr, points)))
+    for text in texts:
+        assert dominant_script(text) == plain(text), text
