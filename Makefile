@@ -38,6 +38,7 @@ test: setup
 
 # Benchmarks: figures with machine, date and commit in benchmarks/RESULTS.md.
 bench: setup
+	$(BIN)/python -m pip install -q --disable-pip-version-check -c constraints.txt -e '.[bench]'
 	$(BIN)/python benchmarks/run.py
 
 lint: setup

@@ -7,6 +7,7 @@ import os
 import platform
 import subprocess
 import sys
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -20,7 +21,12 @@ BENCHMARKS = {
     "several text cuts with its accuracy",
     "pii_bench.py": "PII redaction: documents per second per core on 2 KB pages, all five kinds, "
     "with and without the pre-check",
+    "pipeline_bench.py": "Pipeline vs datatrove: docs/s per core and memory on the sample "
+    "crawl and a generated 20,000-record crawl, one and two workers; the floor (decompress, "
+    "parse, extract); time per stage; memory against shard size; core-hours per crawl",
 }
+# A script whose first output line starts so is the headline, put right under the title.
+HEADLINE = "heed: "
 
 
 def machine() -> str:
@@ -40,24 +46,35 @@ def main() -> int:
     commit = subprocess.run(
         ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=HERE
     ).stdout.strip()
-    lines = [
+    date = f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC"
+    lines: list[str] = []
+    status = 0
+    headlines = []
+    started = time.monotonic()
+    for script, title in BENCHMARKS.items():
+        print(f"== {script}", flush=True)
+        began = time.monotonic()
+        proc = subprocess.run([sys.executable, str(HERE / script)], capture_output=True, text=True)
+        took = time.monotonic() - began
+        print(proc.stdout, proc.stderr[-2000:] if proc.returncode else "", sep="", flush=True)
+        status |= proc.returncode
+        first = proc.stdout.split("\n", 1)[0].strip()
+        if proc.returncode == 0 and first.startswith(HEADLINE):
+            headlines.append(first)
+        lines += ["", f"## {title}", "", f"`python benchmarks/{script}` ({took:.0f} s)", "", "```"]
+        lines += [proc.stdout.rstrip() or f"failed with exit status {proc.returncode}", "```"]
+    head = [
         "# Benchmark results",
         "",
+        *[line for headline in headlines for line in (headline, "")],  # right under the title
         f"Machine: {machine()}  ",
-        f"Date: {datetime.now(UTC):%Y-%m-%d %H:%M} UTC  ",
-        f"Commit: {commit or 'unknown'}",
+        f"Date: {date}  ",
+        f"Commit: {commit or 'unknown'}  ",
+        f"Time: {time.monotonic() - started:.0f} s for all benchmarks",
         "",
         "Written by `make bench` (benchmarks/run.py); rerun to refresh.",
     ]
-    status = 0
-    for script, title in BENCHMARKS.items():
-        print(f"== {script}", flush=True)
-        proc = subprocess.run([sys.executable, str(HERE / script)], capture_output=True, text=True)
-        print(proc.stdout, proc.stderr[-2000:] if proc.returncode else "", sep="", flush=True)
-        status |= proc.returncode
-        lines += ["", f"## {title}", "", f"`python benchmarks/{script}`", "", "```"]
-        lines += [proc.stdout.rstrip() or f"failed with exit status {proc.returncode}", "```"]
-    (HERE / "RESULTS.md").write_text("\n".join(lines) + "\n")
+    (HERE / "RESULTS.md").write_text("\n".join(head + lines) + "\n")
     return status
 
 

@@ -31,7 +31,12 @@ instance is seeded) and gzip headers (mtime 0), so two runs give identical bytes
 Faker's output can change between Faker versions (and gzip bytes between zlib builds);
 the committed files are then the reference.
 
+A larger crawl of the same kind (benchmarks/pipeline_bench.py makes one at bench time):
+``--records 20000 --shards 8`` spreads 20,000 response records over 8 shards on the same
+hosts; the defaults give the committed sample, byte for byte.
+
 Usage: python sample/make_sample_crawl.py [--out sample] [--seed 20250101]
+       [--records 2100] [--shards 4]
 """
 
 from __future__ import annotations
@@ -932,8 +937,13 @@ class Page:
 class Generator:
     """Builds the whole sample crawl in memory from one seed, then writes it."""
 
-    def __init__(self, seed: int) -> None:
+    def __init__(self, seed: int, records: int = N_RESPONSES, shards: int = N_SHARDS) -> None:
+        if shards < N_SEGMENTS or records < 100 * shards:
+            raise ValueError(f"need at least {N_SEGMENTS} shards and 100 records a shard")
         self.seed = seed
+        self.n_records, self.n_shards = records, shards
+        # Non-HTML payloads keep their share of the default crawl.
+        self.non_html = {k: round(v * records / N_RESPONSES) for k, v in NON_HTML.items()}
         self.rng = random.Random(f"{seed}:main")
         self.ids = random.Random(f"{seed}:record-ids")  # only for WARC-Record-IDs
         self.fakers: dict[str, Faker] = {}
@@ -1131,14 +1141,14 @@ class Generator:
             host.second_lang = "en"
         # Page counts: long-tailed like a real crawl, but every host has a few pages.
         free = [h for h in self.hosts if not h.legacy]
-        budget = N_RESPONSES - sum(h.n_pages for h in self.hosts if h.legacy)
+        budget = self.n_records - sum(h.n_pages for h in self.hosts if h.legacy)
         weights = [rng.lognormvariate(0, 0.6) for _ in free]
         for host, w in zip(free, weights, strict=True):
             host.n_pages = max(4, round(budget * w / sum(weights)))
         by_size = sorted(free, key=lambda h: -h.n_pages)
         j = 0
-        while sum(h.n_pages for h in self.hosts) != N_RESPONSES:
-            delta = 1 if sum(h.n_pages for h in self.hosts) < N_RESPONSES else -1
+        while sum(h.n_pages for h in self.hosts) != self.n_records:
+            delta = 1 if sum(h.n_pages for h in self.hosts) < self.n_records else -1
             by_size[j % 20].n_pages += delta
             j += 1
         for host in self.hosts:
@@ -1159,7 +1169,7 @@ class Generator:
                 for page in host.pages[:2]:
                     page.kind = "pdf"
         candidates = [p for p in self.pages if p.kind == "html" and not p.host.legacy]
-        need = dict(NON_HTML)
+        need = dict(self.non_html)
         need["pdf"] -= sum(p.kind == "pdf" for p in self.pages)
         chosen = rng.sample(candidates, sum(need.values()))
         i = 0
@@ -1950,20 +1960,21 @@ class Generator:
         self.make_pages()
         self.make_robots()
         order = rng.sample(self.pages, len(self.pages))
-        bounds = [round(i * len(order) / N_SHARDS) for i in range(N_SHARDS + 1)]
-        shards = [order[bounds[i] : bounds[i + 1]] for i in range(N_SHARDS)]
+        n_shards = self.n_shards
+        bounds = [round(i * len(order) / n_shards) for i in range(n_shards + 1)]
+        shards = [order[bounds[i] : bounds[i + 1]] for i in range(n_shards)]
         self.plant(shards)
 
         prefix = int(self.crawl_start.timestamp() * 1000) + rng.randint(0, 999)
         suffixes = sorted(rng.sample(range(100), N_SEGMENTS))
         segments = [f"{prefix}.{s:02d}" for s in suffixes]
-        per_segment = N_SHARDS // N_SEGMENTS
+        per_segment = n_shards // N_SEGMENTS
         base = f"crawl-data/{CRAWL}"
         files: dict[str, bytes] = {}
         warc_paths, robots_paths, truth = [], [], []
         starts = []
-        for i in range(N_SHARDS):
-            seg_start = self.crawl_start + timedelta(hours=6 * (i // per_segment))
+        for i in range(n_shards):
+            seg_start = self.crawl_start + timedelta(hours=6 * self.segment_of(i))
             starts.append(
                 seg_start
                 + timedelta(
@@ -1973,7 +1984,7 @@ class Generator:
         for i, pages in enumerate(shards):
             start = starts[i]
             name = f"CC-MAIN-{start:%Y%m%d%H%M%S}-{start + timedelta(hours=3):%Y%m%d%H%M%S}-{i:05d}.warc.gz"
-            path = f"{base}/segments/{segments[i // per_segment]}/warc/{name}"
+            path = f"{base}/segments/{segments[self.segment_of(i)]}/warc/{name}"
             warc_paths.append(path)
             files[path] = self.write_shard(name, path, pages, start, truth)
         # robots.txt captures: one file per segment, named like its first WARC file,
@@ -1996,6 +2007,11 @@ class Generator:
         lines = "".join(json.dumps(t, ensure_ascii=False) + "\n" for t in truth)
         files[f"truth/{CRAWL}.jsonl.gz"] = gz(lines.encode("utf-8"))
         return files
+
+    def segment_of(self, shard: int) -> int:
+        """The segment a shard lies in: consecutive shards, an equal number per segment (the
+        last segment takes the remainder)."""
+        return min(shard // (self.n_shards // N_SEGMENTS), N_SEGMENTS - 1)
 
     def robots_folder(self, truth: list[dict[str, object]]) -> dict[str, bytes]:
         """A later capture kept as plain files (`robots-2025-01/<host>/robots.txt`), for hosts
@@ -2330,8 +2346,18 @@ def main() -> None:
         help="crawl root (default: this folder)",
     )
     parser.add_argument("--seed", type=int, default=20250101)
+    parser.add_argument(
+        "--records",
+        type=int,
+        default=N_RESPONSES,
+        help=f"response records over all shards (default {N_RESPONSES}, the embedded sample); "
+        "the same ~160 hosts carry more pages each",
+    )
+    parser.add_argument(
+        "--shards", type=int, default=N_SHARDS, help=f"WARC shards (default {N_SHARDS})"
+    )
     args = parser.parse_args()
-    files = Generator(args.seed).build()
+    files = Generator(args.seed, args.records, args.shards).build()
     # Start from a clean crawl folder: a different seed gives different segment names.
     shutil.rmtree(args.out / "crawl-data" / CRAWL, ignore_errors=True)
     shutil.rmtree(args.out / ROBOTS_FOLDER, ignore_errors=True)
