@@ -80,6 +80,27 @@ def fnv1a(data: bytes) -> int:
     return h
 
 
+def fnv1a_many(items: list[bytes]) -> np.ndarray:
+    """`fnv1a` of each item at once (uint64 holding the 32-bit hash): one vectorised step per
+    byte position instead of a Python loop per byte. Meant for short items (n-grams, words)."""
+    n = len(items)
+    lengths = np.fromiter(map(len, items), np.intp, n)
+    data = np.frombuffer(b"".join(items), np.uint8).astype(np.uint64)
+    # Sign-extend bytes >= 0x80 to 32 bits, as fastText's signed char does.
+    data = np.where(data >= 0x80, data | np.uint64(0xFFFFFF00), data)
+    starts = np.cumsum(lengths) - lengths
+    h = np.full(n, 2166136261, np.uint64)
+    order = np.argsort(-lengths, kind="stable")  # longest first: active items stay a prefix
+    by_length, from_start = lengths[order], starts[order]
+    for j in range(int(by_length[0]) if n else 0):
+        active = int(np.searchsorted(-by_length, -j, side="left"))  # items longer than j
+        rows = order[:active]
+        h[rows] = ((h[rows] ^ data[from_start[:active] + j]) * np.uint64(16777619)) & np.uint64(
+            0xFFFFFFFF
+        )
+    return h
+
+
 def _signed32(h: int) -> int:
     # fastText keeps word hashes in a vector<int32_t>, then widens them to uint64 with sign.
     return h - (1 << 32) if h & 0x80000000 else h
@@ -509,6 +530,7 @@ class FastTextModel:
         self._hashes = np.zeros(self._cache_words, np.int64)
         self._is_word = np.zeros(self._cache_words, bool)
         self._ngram_rows: dict[str, int] = {}
+        self._slices: dict[int, list[slice]] = {}
         self._picked = np.empty((8192, dim + _EXTRA), np.float32)
         self._fill([_EOS_BYTES])  # always cached: every line ends with it
 
@@ -557,12 +579,15 @@ class FastTextModel:
         words = [*words, _EOS_BYTES]
         index = self._fill(words)
         if index is None:
-            entries = [self._word_entry(w) for w in words]
+            unique = list(dict.fromkeys(words))
+            sums, hashes, is_word = self._word_entries(unique)
+            at = dict(zip(unique, range(len(unique)), strict=True))
+            index = np.fromiter(map(at.__getitem__, words), np.intp, len(words))
             total = np.zeros((1, self.args.dim + _EXTRA), np.float32)
-            total[0, : self.args.dim + 1] = np.add.reduce([e[0] for e in entries], axis=0)
+            total[0, : self.args.dim + 1] = np.add.reduce(sums.take(index, axis=0), axis=0)
             if self.args.word_ngrams > 1:
-                hashes = np.array([e[1] for e in entries if e[2]], np.int64)
-                self._add_ngram_rows(total[0], self._word_ngram_rows(hashes))
+                own = hashes.take(index)[is_word.take(index)]
+                self._add_ngram_rows(total[0], self._word_ngram_rows(own))
             return total
         total = np.add.reduceat(self._sums.take(index, axis=0), [0], axis=0)
         if self.args.word_ngrams > 1:
@@ -589,27 +614,115 @@ class FastTextModel:
             self._clear_cache()  # bounded: start afresh (results never depend on the cache)
             slots = self._slots
             missing = [w for w in dict.fromkeys(words) if w not in slots]
-        for word in missing:
-            row_sum, word_hash, is_word = self._word_entry(word)
-            slot = len(slots)
-            self._sums[slot, : len(row_sum)] = row_sum
-            self._sums[slot, len(row_sum)] = _UNICODE_SPACE.search(word) is not None
-            self._sums[slot, len(row_sum) + 1] = word == _EOS_BYTES
-            self._hashes[slot] = word_hash
-            self._is_word[slot] = is_word
-            slots[word] = slot
+        if missing:
+            row_sums, hashes, is_word = self._word_entries(missing)
+            dim = self.args.dim
+            first = len(slots)
+            new = slice(first, first + len(missing))
+            self._sums[new, : dim + 1] = row_sums
+            self._sums[new, dim + 1] = [_UNICODE_SPACE.search(w) is not None for w in missing]
+            self._sums[new, dim + 2] = [w == _EOS_BYTES for w in missing]
+            self._hashes[new] = hashes
+            self._is_word[new] = is_word
+            slots.update(zip(missing, range(first, first + len(missing)), strict=True))
         return np.fromiter(map(slots.__getitem__, words), np.intp, len(words))
 
-    def _word_entry(self, word: bytes) -> tuple[np.ndarray, int, bool]:
-        """(sum of the word's input rows + [row count], its signed hash, is it a word)."""
-        rows = self.word_rows(word)
-        row_sum = np.zeros(self.args.dim + 1)
-        if rows is None:  # a label: neither rows nor a hash
-            return row_sum, 0, False
-        if rows:
-            row_sum[:-1] = self.input.take(rows, axis=0).sum(axis=0, dtype=np.float64)
-            row_sum[-1] = len(rows)
-        return row_sum, _signed32(fnv1a(word)), True
+    def _word_entries(self, words: list[bytes]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Per new word: the sum of its input rows and their count, its signed hash, whether
+        it is a word (not a label). A word first seen costs its n-grams: listed by cached
+        slices, looked up in the n-gram cache, the unseen ones hashed together
+        (`fnv1a_many`), and every word's rows summed in one pass per column, so a cold cache
+        (a worker's first pages) is not a Python loop per byte."""
+        args, n = self.args, len(words)
+        is_word = np.ones(n, bool)
+        own_rows: list[int] = []  # (word, row) pairs for dictionary words' own rows
+        own_words: list[int] = []
+        grams: list[str] = []
+        gram_counts = np.zeros(n, np.intp)
+        subwords = args.maxn > 0 and args.bucket > 0
+        for k, word in enumerate(words):
+            wid = self._word_ids.get(word, -1)
+            if (self.types[wid] == _LABEL) if wid >= 0 else word.startswith(_LABEL_BYTES):
+                is_word[k] = False  # a label: neither rows nor a hash
+                continue
+            if wid >= 0:
+                own_words.append(k)
+                own_rows.append(wid)
+            if word == _EOS_BYTES or not subwords:  # </s> has no n-grams
+                continue
+            try:
+                # Whole UTF-8 characters are what computeSubwords groups bytes into.
+                text = "<" + word.decode("utf-8", "surrogatepass") + ">"
+                found = list(map(text.__getitem__, self._gram_slices(len(text))))
+            except UnicodeDecodeError:  # not UTF-8: walk the bytes exactly like computeSubwords
+                raw = _byte_subwords(b"<" + word + b">", args.minn, args.maxn)
+                found = [g.decode("latin-1") + "\0raw" for g in raw]  # a distinct cache key
+            grams += found
+            gram_counts[k] = len(found)
+        cache = self._ngram_rows
+        if len(cache) > 4 * self._cache_words:
+            cache.clear()
+        unseen = list(set(grams).difference(cache))  # any order: each gram's row is its own
+        if unseen:
+            raw_grams = [
+                g[:-4].encode("latin-1")
+                if g.endswith("\0raw")
+                else g.encode("utf-8", "surrogatepass")
+                for g in unseen
+            ]
+            buckets = (fnv1a_many(raw_grams) % np.uint64(args.bucket)).astype(np.int64)
+            cache.update(zip(unseen, self._bucket_rows(buckets).tolist(), strict=True))
+        gram_rows = np.fromiter(map(cache.__getitem__, grams), np.intp, len(grams))
+        # Each word's rows in fastText's order (its own, then its n-grams); pruned ones (-1)
+        # add nothing.
+        rows = np.concatenate([np.array(own_rows, np.intp), gram_rows])
+        owner = np.concatenate([np.array(own_words, np.intp), np.repeat(np.arange(n), gram_counts)])
+        order = np.argsort(owner, kind="stable")
+        rows, owner = rows[order], owner[order]
+        kept = rows >= 0
+        rows, owner = rows[kept], owner[kept]
+        picked = self.input.take(rows, axis=0).astype(np.float64)
+        row_sums = np.zeros((n, args.dim + 1))
+        for column in range(args.dim):
+            row_sums[:, column] = np.bincount(owner, picked[:, column], minlength=n)
+        row_sums[:, args.dim] = np.bincount(owner, minlength=n)
+        hashes = np.zeros(n, np.int64)
+        if args.word_ngrams > 1:  # word hashes serve only word n-grams
+            counted = [w for w, ok in zip(words, is_word.tolist(), strict=True) if ok]
+            signed = fnv1a_many(counted).astype(np.int64)
+            hashes[is_word] = np.where(signed >= 1 << 31, signed - (1 << 32), signed)
+        return row_sums, hashes, is_word
+
+    def _gram_slices(self, length: int) -> list[slice]:
+        """The character n-grams of a wrapped word of `length` characters, as slices in
+        computeSubwords' order (by start, then length); 1-grams never at the edges."""
+        slices = self._slices.get(length)
+        if slices is None:
+            minn, maxn = max(self.args.minn, 1), self.args.maxn
+            slices = self._slices[length] = [
+                slice(i, i + n)
+                for i in range(length)
+                for n in range(minn, maxn + 1)
+                if i + n <= length and not (n == 1 and (i == 0 or i + 1 == length))
+            ]
+        return slices
+
+    def _bucket_rows(self, buckets: np.ndarray) -> np.ndarray:
+        """`_bucket_row` for an array of bucket ids."""
+        if self.pruneidx is None:
+            return buckets + self.nwords
+        keys, values = self._prune_table()
+        if not len(keys):
+            return np.full(len(buckets), -1, np.int64)
+        at = np.minimum(np.searchsorted(keys, buckets), len(keys) - 1)
+        return np.where(keys[at] == buckets, values[at] + self.nwords, -1)
+
+    def _prune_table(self) -> tuple[np.ndarray, np.ndarray]:
+        if not hasattr(self, "_prune_keys"):
+            keys = np.array(sorted(self.pruneidx or {}), np.int64)
+            self._prune_keys = keys
+            self._prune_values = np.array([self.pruneidx[k] for k in keys.tolist()], np.int64)
+        return self._prune_keys, self._prune_values
 
     def word_rows(self, word: bytes) -> list[int] | None:
         """Input rows of one word as Dictionary::getLine + addSubwords add them; None for a
@@ -631,12 +744,7 @@ class FastTextModel:
         try:
             # Whole UTF-8 characters are what computeSubwords groups bytes into.
             text = "<" + word.decode("utf-8", "surrogatepass") + ">"
-            grams = [
-                text[i : i + n]
-                for i in range(len(text))
-                for n in range(max(args.minn, 1), args.maxn + 1)
-                if i + n <= len(text) and not (n == 1 and (i == 0 or i + 1 == len(text)))
-            ]
+            grams = list(map(text.__getitem__, self._gram_slices(len(text))))
         except UnicodeDecodeError:  # not UTF-8: walk the bytes exactly like computeSubwords
             raw = _byte_subwords(b"<" + word + b">", args.minn, args.maxn)
             grams = [g.decode("latin-1") + "\0raw" for g in raw]  # a distinct cache key
@@ -679,16 +787,12 @@ class FastTextModel:
         found = np.concatenate(ids).astype(np.int64)
         if self.pruneidx is None:
             return found + self.nwords
-        if not hasattr(self, "_prune_keys"):
-            keys = np.array(sorted(self.pruneidx), np.int64)
-            self._prune_keys = keys
-            self._prune_values = np.array([self.pruneidx[k] for k in keys.tolist()], np.int64)
-        keys = self._prune_keys
+        keys, values = self._prune_table()
         if not len(keys):
             return np.zeros(0, np.intp)
         at = np.minimum(np.searchsorted(keys, found), len(keys) - 1)
         hit = keys[at] == found
-        return self._prune_values[at[hit]] + self.nwords
+        return values[at[hit]] + self.nwords
 
 
 # --- training -------------------------------------------------------------------------------
