@@ -116,6 +116,17 @@ def usage() -> dict[str, float]:
     }
 
 
+def toml_value(value: Any) -> str:
+    """A TOML literal (tables inline): JSON's strings, numbers and booleans are TOML's too."""
+    if isinstance(value, dict):
+        return (
+            "{ " + ", ".join(f"{json.dumps(k)} = {toml_value(v)}" for k, v in value.items()) + " }"
+        )
+    if isinstance(value, list):
+        return "[" + ", ".join(toml_value(v) for v in value) + "]"
+    return json.dumps(value)
+
+
 def bench_config(
     crawl_root: Path, folder: Path, name: str, stages: list[str] | None = None
 ) -> Path:
@@ -138,7 +149,7 @@ def bench_config(
             params["robots_dirs"] = [str(crawl_root / "robots-2025-01")]
         if params:
             lines.append(f"[stage.{stage}]")
-            lines += [f"{key} = {json.dumps(value)}" for key, value in params.items()]
+            lines += [f"{json.dumps(key)} = {toml_value(value)}" for key, value in params.items()]
     path = folder / f"{name}.toml"
     path.write_text("\n".join(lines) + "\n")
     return path
