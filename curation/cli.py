@@ -318,6 +318,19 @@ def cmd_audit_explain(args: argparse.Namespace) -> int:
     return 0
 
 
+def add_run_arguments(command: argparse.ArgumentParser, shards: str) -> None:
+    """What `corpus` and `calibrate` both take: the config, the crawl, where and how to run."""
+    command.add_argument("config", nargs="?", help="pipeline TOML (default: configs/sample.toml)")
+    command.add_argument("--crawl-root", help="folder that holds crawl-data/ (overrides config)")
+    command.add_argument("--crawl", help="crawl name, e.g. CC-MAIN-2024-51 (overrides config)")
+    command.add_argument("--out", help="the corpus output folder (default: out/<config name>)")
+    command.add_argument("--executor", choices=executors.EXECUTORS, default="ray")
+    command.add_argument("--shards", type=int, help=shards)
+    command.add_argument(
+        "--ray-address", help="a Ray cluster to use (default: $RAY_ADDRESS, or local)"
+    )
+
+
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="heed", description=__doc__)
     top.add_argument("-v", "--verbose", action="store_true", help="log progress per shard")
@@ -326,34 +339,20 @@ def parser() -> argparse.ArgumentParser:
     corpus = commands.add_parser(
         "corpus", help="build an audited, tokenized corpus from a crawl in Common Crawl's layout"
     )
-    corpus.add_argument("config", nargs="?", help="pipeline TOML (default: configs/sample.toml)")
-    corpus.add_argument("--crawl-root", help="folder that holds crawl-data/ (overrides config)")
-    corpus.add_argument("--crawl", help="crawl name, e.g. CC-MAIN-2024-51 (overrides config)")
-    corpus.add_argument("--out", help="output folder (default: out/<config name>)")
-    corpus.add_argument("--executor", choices=executors.EXECUTORS, default="ray")
-    corpus.add_argument("--shards", type=int, help="process only the first N shards")
-    corpus.add_argument(
-        "--ray-address", help="a Ray cluster to use (default: $RAY_ADDRESS, or local)"
-    )
+    add_run_arguments(corpus, shards="process only the first N shards")
     corpus.set_defaults(func=cmd_corpus)
 
     calib = commands.add_parser(
         "calibrate",
         help="measure per-language quantile cutoffs (e.g. toxicity's top 5%%) on a sample run",
     )
-    calib.add_argument("config", nargs="?", help="pipeline TOML (default: configs/sample.toml)")
-    calib.add_argument("--crawl-root", help="folder that holds crawl-data/ (overrides config)")
-    calib.add_argument("--crawl", help="crawl name (overrides config)")
-    calib.add_argument("--out", help="the corpus output folder (default: out/<config name>)")
-    calib.add_argument("--executor", choices=executors.EXECUTORS, default="ray")
-    calib.add_argument("--shards", type=int, help="the sample: the first N shards")
+    add_run_arguments(calib, shards="the sample: the first N shards")
     calib.add_argument(
         "--min-docs",
         type=int,
         default=calibrate.DEFAULT_MIN_DOCS,
         help="languages with fewer sample documents keep the fixed threshold",
     )
-    calib.add_argument("--ray-address", help="a Ray cluster to use")
     calib.set_defaults(func=cmd_calibrate)
 
     robots = commands.add_parser("robots", help="robots.txt snapshots")

@@ -650,13 +650,7 @@ class FastTextModel:
                 own_rows.append(wid)
             if word == _EOS_BYTES or not subwords:  # </s> has no n-grams
                 continue
-            try:
-                # Whole UTF-8 characters are what computeSubwords groups bytes into.
-                text = "<" + word.decode("utf-8", "surrogatepass") + ">"
-                found = list(map(text.__getitem__, self._gram_slices(len(text))))
-            except UnicodeDecodeError:  # not UTF-8: walk the bytes exactly like computeSubwords
-                raw = _byte_subwords(b"<" + word + b">", args.minn, args.maxn)
-                found = [g.decode("latin-1") + "\0raw" for g in raw]  # a distinct cache key
+            found = self._grams(word)
             grams += found
             gram_counts[k] = len(found)
         cache = self._ngram_rows
@@ -692,6 +686,16 @@ class FastTextModel:
             signed = fnv1a_many(counted).astype(np.int64)
             hashes[is_word] = np.where(signed >= 1 << 31, signed - (1 << 32), signed)
         return row_sums, hashes, is_word
+
+    def _grams(self, word: bytes) -> list[str]:
+        """The word's character n-grams (cache keys), as computeSubwords lists them."""
+        try:
+            # Whole UTF-8 characters are what computeSubwords groups bytes into.
+            text = "<" + word.decode("utf-8", "surrogatepass") + ">"
+            return list(map(text.__getitem__, self._gram_slices(len(text))))
+        except UnicodeDecodeError:  # not UTF-8: walk the bytes exactly like computeSubwords
+            raw = _byte_subwords(b"<" + word + b">", self.args.minn, self.args.maxn)
+            return [g.decode("latin-1") + "\0raw" for g in raw]  # a distinct cache key
 
     def _gram_slices(self, length: int) -> list[slice]:
         """The character n-grams of a wrapped word of `length` characters, as slices in
@@ -741,13 +745,7 @@ class FastTextModel:
         args = self.args
         if args.maxn <= 0 or args.bucket <= 0:
             return []
-        try:
-            # Whole UTF-8 characters are what computeSubwords groups bytes into.
-            text = "<" + word.decode("utf-8", "surrogatepass") + ">"
-            grams = list(map(text.__getitem__, self._gram_slices(len(text))))
-        except UnicodeDecodeError:  # not UTF-8: walk the bytes exactly like computeSubwords
-            raw = _byte_subwords(b"<" + word + b">", args.minn, args.maxn)
-            grams = [g.decode("latin-1") + "\0raw" for g in raw]  # a distinct cache key
+        grams = self._grams(word)
         cache = self._ngram_rows
         if len(cache) > 4 * self._cache_words:
             cache.clear()

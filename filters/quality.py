@@ -232,8 +232,10 @@ class DatatroveFilter(Filter):
                     verdict = instance.filter(item)
             except (LookupError, ImportError) as exc:
                 # datatrove loads a language's word tokenizer lazily: a missing one shows here,
-                # once per language; its documents stay unjudged from then on.
-                log.warning("%s: no judging %s documents: %s", self.name, doc.language, exc)
+                # once per language; its documents stay unjudged (null) from then on. Info, not
+                # a warning: the README says which languages need extra packages, and every
+                # worker would repeat it.
+                log.info("%s: no judging %s documents: %s", self.name, doc.language, exc)
                 self._instances[doc.language] = None
                 results.append(unjudged)
                 continue
