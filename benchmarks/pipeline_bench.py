@@ -490,15 +490,20 @@ def run_heed(config: Path, crawl_root: Path, out: Path, workers: int, records: i
     result = launch("heed", specs)
     result["records"] = sum(r["records"] for r in result["each"])
     assert result["records"] == records, (result["records"], records)
+    return totals(result, "timings")
+
+
+def totals(result: dict, times: str) -> dict:
+    """Kept documents, tokens and per-step (records, seconds) summed over the workers."""
     result["kept"] = sum(r["kept"] for r in result["each"])
     result["tokens"] = sum(r["tokens"] for r in result["each"])
-    timings: dict[str, list[float]] = {}
+    summed: dict[str, list[float]] = {}
     for r in result["each"]:
-        for name, (n, s) in r["timings"].items():
-            entry = timings.setdefault(name, [0, 0.0])
+        for name, (n, s) in r[times].items():
+            entry = summed.setdefault(name, [0, 0.0])
             entry[0] += n
             entry[1] += s
-    result["timings"] = timings
+    result[times] = summed
     return result
 
 
@@ -519,16 +524,7 @@ def run_datatrove(
     ]
     result = launch("datatrove", specs)
     result["records"] = records
-    result["kept"] = sum(r["kept"] for r in result["each"])
-    result["tokens"] = sum(r["tokens"] for r in result["each"])
-    steps: dict[str, list[float]] = {}
-    for r in result["each"]:
-        for name, (n, s) in r["steps"].items():
-            entry = steps.setdefault(name, [0, 0.0])
-            entry[0] += n
-            entry[1] += s
-    result["steps"] = steps
-    return result
+    return totals(result, "steps")
 
 
 def rate(result: dict) -> float:

@@ -78,29 +78,6 @@ def test_a_language_without_a_tokenizer_is_left_unjudged() -> None:
     assert english.reason == "dup_line_frac"
 
 
-def test_gopher_quality_judges_each_language_by_its_own_stop_words() -> None:
-    german = (
-        "Der Gemeinderat hat am Dienstagabend über den neuen Haushalt beraten. Mehrere Mitglieder "
-        "äußerten Bedenken wegen der Kosten für die Reparatur der alten Brücke über den Fluss. "
-        "Die Bürgermeisterin sagte, dass die Arbeiten im Frühjahr beginnen und vor dem Ende des "
-        "Jahres abgeschlossen sein sollen. Anwohner, die an der Sitzung teilnahmen, baten um mehr "
-        "Informationen über die Umleitungen während der Bauzeit. Eine zweite Sitzung ist für den "
-        "nächsten Monat geplant, wenn die endgültigen Pläne vorgestellt werden."
-    )
-    (ours,) = judged(GopherQuality(), [doc(german, language="deu_Latn")])
-    assert ours.alive and ours.scores["gopher_quality_pass"] == 1
-    # datatrove's own default: English stop words, which a German page hardly contains.
-    default = DatatroveFilter(
-        datatrove_filter="datatrove.pipeline.filters:GopherQualityFilter",
-        options={"stop_words": ["the", "be", "to", "of", "and", "that", "have", "with"]},
-    )
-    (theirs,) = judged(default, [doc(german, language="deu_Latn")])
-    assert theirs.reason == "gopher_enough_stop_words"
-
-
-# --- shared tokenization: the same verdicts as datatrove's filters, for a quarter of the work
-
-QUALITY = (GopherRepetition, GopherQuality, C4Quality, FineWebQuality)
 GERMAN = (
     "Der Gemeinderat hat am Dienstagabend über den neuen Haushalt beraten. Mehrere Mitglieder "
     "äußerten Bedenken wegen der Kosten für die Reparatur der alten Brücke über den Fluss. "
@@ -109,6 +86,23 @@ GERMAN = (
     "Informationen über die Umleitungen während der Bauzeit. Eine zweite Sitzung ist für den "
     "nächsten Monat geplant, wenn die endgültigen Pläne vorgestellt werden."
 )
+
+
+def test_gopher_quality_judges_each_language_by_its_own_stop_words() -> None:
+    (ours,) = judged(GopherQuality(), [doc(GERMAN, language="deu_Latn")])
+    assert ours.alive and ours.scores["gopher_quality_pass"] == 1
+    # datatrove's own default: English stop words, which a German page hardly contains.
+    default = DatatroveFilter(
+        datatrove_filter="datatrove.pipeline.filters:GopherQualityFilter",
+        options={"stop_words": ["the", "be", "to", "of", "and", "that", "have", "with"]},
+    )
+    (theirs,) = judged(default, [doc(GERMAN, language="deu_Latn")])
+    assert theirs.reason == "gopher_enough_stop_words"
+
+
+# --- shared tokenization: the same verdicts as datatrove's filters, for a quarter of the work
+
+QUALITY = (GopherRepetition, GopherQuality, C4Quality, FineWebQuality)
 CHINESE = "市议会周二晚上开会讨论了新的预算。几位议员对修复河上旧桥的费用表示担忧。\n" * 4
 
 
