@@ -955,24 +955,21 @@ def breakdown(name: str, heed: dict, dt: dict) -> list[str]:
     """Time per record in each of heed's stages, and datatrove's own step times beside."""
     records = heed["records"]
     lines = ["", f"== Stage breakdown: heed, {name} crawl, 1 worker ({records:,} records)"]
-    whole = sum(s for _, s in heed["timings"].values())
-    rows = [
-        [
-            stage,
-            f"{n:,}",
-            f"{s:.2f}",
-            f"{1000 * s / records:.2f}",
-            f"{1000 * s / n:.2f}" if n else "-",
-            f"{100 * s / whole:.1f}%",
-        ]
-        for stage, (n, s) in heed["timings"].items()
-    ]
-    rows.append(["all", f"{records:,}", f"{whole:.2f}", f"{1000 * whole / records:.2f}", "", ""])
     lines += table(
-        ["stage", "records seen", "seconds", "ms/record in", "ms/record seen", "share"], rows
+        ["stage", "records seen", "seconds", "ms/record in", "ms/record seen", "share"],
+        step_rows(heed["timings"], records),
     )
     lines += ["", f"datatrove's own step times, {name} crawl, 1 worker:"]
-    whole = sum(s for _, s in dt["steps"].values()) or 1.0
+    return lines + table(
+        ["step", "docs seen", "seconds", "ms/record in", "ms/doc seen", "share"],
+        step_rows(dt["steps"], records),
+    )
+
+
+def step_rows(times: dict[str, list[float]], records: int) -> list[list[str]]:
+    """One row per step (documents seen, seconds, per record in, per document seen, share),
+    then the total."""
+    whole = sum(s for _, s in times.values()) or 1.0
     rows = [
         [
             step,
@@ -982,12 +979,10 @@ def breakdown(name: str, heed: dict, dt: dict) -> list[str]:
             f"{1000 * s / n:.2f}" if n else "-",
             f"{100 * s / whole:.1f}%",
         ]
-        for step, (n, s) in dt["steps"].items()
+        for step, (n, s) in times.items()
     ]
     rows.append(["all", f"{records:,}", f"{whole:.2f}", f"{1000 * whole / records:.2f}", "", ""])
-    return lines + table(
-        ["step", "docs seen", "seconds", "ms/record in", "ms/doc seen", "share"], rows
-    )
+    return rows
 
 
 if __name__ == "__main__":

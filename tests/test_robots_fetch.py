@@ -246,9 +246,8 @@ class Handler(BaseHTTPRequestHandler):
             self.send(500, b"no such test host")
 
 
-@pytest.fixture
-def server() -> Iterator[LoopbackServer]:
-    srv = LoopbackServer()
+def serving(srv: LoopbackServer) -> Iterator[LoopbackServer]:
+    """Serve `srv` from a thread while the test runs, then stop it."""
     thread = threading.Thread(target=srv.serve_forever, kwargs={"poll_interval": 0.05})
     thread.start()
     try:
@@ -258,6 +257,12 @@ def server() -> Iterator[LoopbackServer]:
         srv.shutdown()
         srv.server_close()
         thread.join(5)
+
+
+@pytest.fixture
+def server() -> Iterator[LoopbackServer]:
+    srv = LoopbackServer()
+    yield from serving(srv)
 
 
 # --------------------------------------------------------------------------------------------
@@ -737,15 +742,7 @@ def tls_server(certificate: tuple[Path, Path]) -> Iterator[LoopbackServer]:
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(*certificate)
     srv.socket = context.wrap_socket(srv.socket, server_side=True)
-    thread = threading.Thread(target=srv.serve_forever, kwargs={"poll_interval": 0.05})
-    thread.start()
-    try:
-        yield srv
-    finally:
-        srv.stop.set()
-        srv.shutdown()
-        srv.server_close()
-        thread.join(5)
+    yield from serving(srv)
 
 
 def trust(monkeypatch: pytest.MonkeyPatch, cert: Path) -> None:
