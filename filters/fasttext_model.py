@@ -14,6 +14,7 @@ the 1e-5 added inside every log it takes.
 
 from __future__ import annotations
 
+import operator
 import re
 import struct
 from collections.abc import Iterable, Iterator
@@ -116,15 +117,37 @@ def line_words(text: str) -> list[bytes]:
 
 
 def _fold(words: list[bytes]) -> list[bytes]:
-    """The words split again where str.split() splits but bytes.split() does not."""
-    folded = []
-    for word in words:
-        if _UNICODE_SPACE.search(word):
-            parts = word.decode("utf-8", "surrogateescape").split()
-            folded.extend(part.encode("utf-8", "surrogateescape") for part in parts)
-        else:
-            folded.append(word)
-    return folded
+    """The words split again where str.split() splits but bytes.split() does not (at
+    no-break spaces, U+3000, ...). The space joining them is never part of a character, so
+    each word decodes as it would alone."""
+    text = b" ".join(words).decode("utf-8", "surrogateescape")
+    return [word.encode("utf-8", "surrogateescape") for word in text.split()]
+
+
+def _end_to_end(lines: list[list[bytes]]) -> tuple[list[bytes], list[int]]:
+    """The lines' words end to end, each closed by </s>, and where each line starts."""
+    words: list[bytes] = []
+    starts = []
+    for line in lines:
+        starts.append(len(words))
+        words += line
+        words.append(_EOS_BYTES)  # as predict's "\n" reads
+    return words, starts
+
+
+def _lines(words: list[bytes], starts: list[int] | None) -> list[list[bytes]]:
+    """`_end_to_end` undone: each line's words (without its closing </s>)."""
+    if starts is None:
+        lines, line = [], []
+        for word in words:
+            if word == _EOS_BYTES:
+                lines.append(line)
+                line = []
+            else:
+                line.append(word)
+        return lines
+    ends = [*starts[1:], len(words)]
+    return [words[a : b - 1] for a, b in zip(starts, ends, strict=True)]
 
 
 def _byte_subwords(word: bytes, minn: int, maxn: int) -> list[bytes]:
@@ -399,7 +422,7 @@ class FastTextModel:
             k = len(self.labels)
         elif k <= 0:
             raise ValueError("k needs to be 1 or higher")
-        scores, alive = self._scores([words], fold_unicode_spaces)
+        scores, alive = self._scores(*_end_to_end([words]), fold_unicode_spaces)
         if not alive[0]:
             return [], []
         row = scores[0]
@@ -415,16 +438,24 @@ class FastTextModel:
         return [self.labels[i] for i in top], [self._reported(row[i]) for i in top]
 
     def predict_top(
-        self, lines: list[list[bytes]], fold_unicode_spaces: bool = False
+        self, texts: list[str], fold_unicode_spaces: bool = False
     ) -> list[tuple[str, float] | None]:
-        """The top label and its probability for each line of words, as `predict_words(words,
-        1)` gives them (bit for bit), but batched: the arithmetic after the word lookups
-        runs once for all lines. None for a line fastText predicts nothing for."""
-        if not lines:
+        """The top label and its probability for each text, as `predict_words(line_words(
+        text), 1)` gives them (bit for bit; newlines count as spaces), but batched: the texts
+        are split in one call and the arithmetic after the word lookups runs once for all.
+        None for a text fastText predicts nothing for."""
+        if not texts:
             return []
-        scores, alive = self._scores(lines, fold_unicode_spaces)
+        # One split for all: each text closed by " </s>", as predict's "\n" reads.
+        joined = " </s> ".join(texts) + " </s>"
+        if joined.count(EOS) == len(texts):
+            data = joined.encode("utf-8", "surrogatepass")
+            words, starts = (data.replace(b"\0", b" ") if b"\0" in data else data).split(), None
+        else:  # a literal </s> ends its line early: find where each line starts
+            words, starts = _end_to_end([line_words(text) for text in texts])
+        scores, alive = self._scores(words, starts, fold_unicode_spaces)
         best = scores.argmax(axis=1)
-        top = scores[np.arange(len(lines)), best]
+        top = scores[np.arange(len(texts)), best]
         if self.args.loss == LOSS_HS:  # as _reported, for the whole batch at once
             top = np.exp(top.astype(np.float32)).astype(np.float64)
         labels = self.labels
@@ -438,7 +469,7 @@ class FastTextModel:
         for it, including fastText's +1e-5 smoothing (zeros for a line with no known input)."""
         if "\n" in text:
             raise ValueError("probabilities processes one line at a time (remove '\\n')")
-        scores, alive = self._scores([line_words(text)])
+        scores, alive = self._scores(*_end_to_end([line_words(text)]))
         if not alive[0]:
             return np.zeros(len(self.labels))
         if self.args.loss == LOSS_HS:
@@ -472,16 +503,16 @@ class FastTextModel:
         return np.cumsum(steps, axis=1, dtype=np.float32).min(axis=1) >= _HS_FLOOR
 
     def _scores(
-        self, lines: list[list[bytes]], fold: bool = False
+        self, words: list[bytes], starts: list[int] | None, fold: bool = False
     ) -> tuple[np.ndarray, np.ndarray]:
         """Per line and label: fastText's log-score (hs) or reported probability (other
         losses); and per line whether it has input rows (else fastText predicts nothing).
         Every step treats each line on its own, so a line's numbers never depend on the
-        other lines of the batch."""
+        other lines of the batch. The lines come as `_totals` takes them."""
         if self.args.model != MODEL_SUP:
             raise ValueError("model needs to be supervised for prediction")
         dim = self.args.dim
-        totals = self._totals(lines, fold)
+        totals = self._totals(words, starts, fold)
         count = totals[:, dim]
         alive = count > 0
         scale = np.float32(-1.0) / np.where(alive, count, np.float32(1))
@@ -489,7 +520,7 @@ class FastTextModel:
         z = np.matmul(totals[:, None, :], self._out_t)[:, 0, :]  # float32, as fastText
         if self.args.loss == LOSS_HS:
             if len(self.labels) == 1:
-                return np.zeros((len(lines), 1)), alive
+                return np.zeros((len(totals), 1)), alive
             # Each step down the tree adds fastText's std_log(p) = log(p + 1e-5), p = f to the
             # right and 1 - f to the left, f the sigmoid of the mean row's product. In float32
             # as fastText computes it: near 1, f's float32 steps decide 1 - f, and with it
@@ -500,7 +531,7 @@ class FastTextModel:
             np.exp(z, out=z)
             z += np.float32(1)
             n = z.shape[1]
-            both = np.empty((len(lines), 2 * n), np.float32)
+            both = np.empty((len(totals), 2 * n), np.float32)
             np.reciprocal(z, out=both[:, n:])
             np.subtract(np.float32(1), both[:, n:], out=both[:, :n])
             wide = np.add(both, 1e-5)  # + 1e-5 in double, as std_log
@@ -521,7 +552,10 @@ class FastTextModel:
 
     def _clear_cache(self) -> None:
         dim = self.args.dim
-        self._slots: dict[bytes, int] = {}
+        # word -> its slot, packed as one native intp: a line's slots are then one
+        # b"".join of a C-level itemgetter, read back with frombuffer (about half the cost
+        # of np.fromiter over int values).
+        self._slots: dict[bytes, bytes] = {}
         # Per cached word: the sum of its input rows, then how many rows that is, whether it
         # holds a Unicode space, whether it is </s> (so one sum adds up all four for a
         # line); its hash for word n-grams; whether it is a word at all. float32 halves the
@@ -534,39 +568,39 @@ class FastTextModel:
         self._picked = np.empty((8192, dim + _EXTRA), np.float32)
         self._fill([_EOS_BYTES])  # always cached: every line ends with it
 
-    def _totals(self, lines: list[list[bytes]], fold: bool) -> np.ndarray:
+    def _totals(self, words: list[bytes], starts: list[int] | None, fold: bool) -> np.ndarray:
         """Per line: the sum of its input rows, then their count (Dictionary::getLine's
-        rows), then how many of its words hold a Unicode space and how many are </s>."""
+        rows), then how many of its words hold a Unicode space and how many are </s>.
+        `words`: the lines' words end to end, each line closed by </s>; `starts`: where each
+        line starts, or None to cut after each </s> (when no line holds a literal one)."""
         dim = self.args.dim
-        words = []
-        starts = []
-        for line in lines:
-            starts.append(len(words))
-            words += line
-            words.append(_EOS_BYTES)  # as predict's "\n" reads
         n = len(words)
         try:
-            # dict.get is a faster call than __getitem__; a miss (None) raises TypeError.
-            index = np.fromiter(map(self._slots.get, words), np.intp, n)
-        except TypeError:
+            index = self._lookup(words)
+        except KeyError:
             index = self._fill(words)
             if index is None:  # more new words than the cache holds: a line at a time
+                lines = _lines(words, starts)
                 return np.concatenate([self._totals_one(line, fold) for line in lines])
+        if starts is None:
+            ends = np.flatnonzero(index == self._lookup([_EOS_BYTES])[0]) + 1
+            starts = [0, *ends[:-1].tolist()]
         # Gathered into a kept buffer: a new array each time costs more (page faults) than
         # the gathering itself.
         if n > len(self._picked):
             self._picked = np.empty((max(n, 2 * len(self._picked)), dim + _EXTRA), np.float32)
-        picked = self._sums.take(index, axis=0, out=self._picked[:n])
+        # mode="clip": slots are always in range, and it skips the bounds check.
+        picked = self._sums.take(index, axis=0, out=self._picked[:n], mode="clip")
         totals = np.add.reduceat(picked, starts, axis=0)
         redo = totals[:, dim + 2] > 1  # a literal </s>: fastText stops reading there
         if fold:
             redo |= totals[:, dim + 1] > 0  # to split at Unicode spaces too
+        ends = [*starts[1:], n]
         if self.args.word_ngrams > 1:
-            ends = [*starts[1:], n]
             for b in np.flatnonzero(~redo).tolist():
                 self._add_word_ngrams(totals[b], index[starts[b] : ends[b]])
         for b in np.flatnonzero(redo).tolist():
-            totals[b] = self._totals_one(lines[b], fold)[0]
+            totals[b] = self._totals_one(words[starts[b] : ends[b] - 1], fold)[0]
         return totals
 
     def _totals_one(self, words: list[bytes], fold: bool) -> np.ndarray:
@@ -624,8 +658,18 @@ class FastTextModel:
             self._sums[new, dim + 2] = [w == _EOS_BYTES for w in missing]
             self._hashes[new] = hashes
             self._is_word[new] = is_word
-            slots.update(zip(missing, range(first, first + len(missing)), strict=True))
-        return np.fromiter(map(slots.__getitem__, words), np.intp, len(words))
+            packed = np.arange(first, first + len(missing), dtype=np.intp).tobytes()
+            size = np.dtype(np.intp).itemsize
+            slots.update(
+                (word, packed[k * size : (k + 1) * size]) for k, word in enumerate(missing)
+            )
+        return self._lookup(words)
+
+    def _lookup(self, words: list[bytes]) -> np.ndarray:
+        """The cached words' slots; KeyError if one is not cached."""
+        if len(words) == 1:  # itemgetter of one key returns the value, not a tuple
+            return np.frombuffer(self._slots[words[0]], np.intp)
+        return np.frombuffer(b"".join(operator.itemgetter(*words)(self._slots)), np.intp)
 
     def _word_entries(self, words: list[bytes]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Per new word: the sum of its input rows and their count, its signed hash, whether

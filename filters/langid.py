@@ -20,7 +20,7 @@ from curation.document import Document
 from curation.output import sha256_file
 from curation.stage import RunContext
 from filters.base import Filter
-from filters.fasttext_model import FastTextModel, line_words
+from filters.fasttext_model import FastTextModel
 from filters.languages import LABEL_PREFIX, LID176, SCRIPT_VARIANTS, is_normalised, normalize
 
 _MODELS: dict[str, FastTextModel] = {}
@@ -82,8 +82,8 @@ def predict_many(
     results = []
     for start in range(0, len(texts), _BATCH):
         cuts = [text[:max_chars] for text in texts[start : start + _BATCH]]
-        # The words of each folded line (`\s+` -> " "), without building it.
-        tops = model.predict_top([line_words(cut) for cut in cuts], fold_unicode_spaces=True)
+        # Each text as its folded line (`\s+` -> " ") reads, without building it.
+        tops = model.predict_top(cuts, fold_unicode_spaces=True)
         for top, cut in zip(tops, cuts, strict=True):
             if top is None:
                 results.append(("und_Zyyy", 0.0))

@@ -329,11 +329,13 @@ def test_read_labelled_tsv(tmp_path: Path) -> None:
 
 
 def test_batched_top_labels_are_the_single_line_results(lid: FastTextModel) -> None:
-    """predict_top gives each line exactly what predict_words gives it alone, whatever else
-    is in the batch (the pipeline's batches must not change a document's score)."""
-    lines = [line_words(line) for line in _lines(300, seed=6)]
-    lines += [line_words("Ein\u00a0Satz\u3000mit </s> Ende"), [], [b"__label__en"]]
-    alone = [lid.predict_words(words, 1, fold_unicode_spaces=True) for words in lines]
+    """predict_top gives each text exactly what predict_words gives its words alone, whatever
+    else is in the batch (the pipeline's batches must not change a document's score): texts
+    split together, or line by line when one holds a literal </s>."""
+    lines = _lines(300, seed=6)
+    lines += ["Ein\u00a0Satz\u3000mit </s> Ende", "", "__label__en", "zwei\nZeilen\0und NUL"]
+    lines += ["Satz mit\u00a0Leerzeichen", "a</s>b", " </s "]
+    alone = [lid.predict_words(line_words(t), 1, fold_unicode_spaces=True) for t in lines]
     expected = [(labels[0], probs[0]) if labels else None for labels, probs in alone]
     assert lid.predict_top(lines, fold_unicode_spaces=True) == expected
     rng = random.Random(6)
