@@ -15,7 +15,7 @@ pick instead. This script runs, side by side and one after the other on a quiet 
   `Trafilatura` (heed's settings: favour_precision off, deduplicate off, tables in, txt) ->
   `MinChars` (heed's 200-character minimum after extraction) -> `LanguageFilter` (threshold
   0.5, the same lid.176.ftz: `filters.langid.default_model_path()`) -> `PIIFormatter` ->
-  `TekkenTokenize` (the same tekken tokenizer, `curation.tokenize.load_tokenizer`; ids go
+  `TekkenTokenize` (the same tekken ids by the same call as heed's `Tokenize.encode`; ids go
   into the document's metadata) -> `ParquetWriter` (zstd, as heed). Run by
   `LocalPipelineExecutor(tasks=W, workers=1, local_tasks=1, local_rank_offset=rank)` in W
   processes at once, so both sides are measured the same way (datatrove's own multiprocess
@@ -210,7 +210,7 @@ def worker_datatrove(spec: dict[str, Any]) -> dict[str, Any]:
     from curation.document import Document as HeedDocument
     from curation.optout import HEAD_BYTES
     from curation.stage import RunContext
-    from curation.tokenize import load_tokenizer
+    from curation.tokenize import Tokenize
     from curation.warc import host_of
     from filters.langid import default_model_path
 
@@ -295,7 +295,8 @@ def worker_datatrove(spec: dict[str, Any]) -> dict[str, Any]:
             return object.__new__(cls)
 
     class TekkenTokenize(PipelineStep):
-        """The tekken tokenizer heed uses, BOS and EOS added; ids into the metadata."""
+        """The tekken tokenizer heed uses, BOS and EOS added, the same call as heed's stage
+        (datatrove has no tekken step of its own); ids into the metadata."""
 
         name = "tekken"
         type = "🔢 - TOKENIZER"
@@ -305,12 +306,13 @@ def worker_datatrove(spec: dict[str, Any]) -> dict[str, Any]:
             for doc in data:
                 if tokenizer is None:  # when the first document arrives, as datatrove's steps
                     started = time.perf_counter()
-                    tokenizer = load_tokenizer()
+                    tokenizer = Tokenize()
+                    tokenizer.setup(RunContext("", ""))
                     SETUP["tokenizer"] = time.perf_counter() - started
                 self.stat_update("total")
                 with self.track_time():
-                    ids = tokenizer.encode(doc.text, bos=True, eos=True)
-                    doc.metadata["token_ids"] = np.asarray(ids, dtype=np.uint32).tolist()
+                    ids = tokenizer.encode(doc.text)
+                    doc.metadata["token_ids"] = ids.tolist()
                     doc.metadata["num_tokens"] = len(ids)
                 self.stat_update("tokens", value=len(ids))
                 yield doc
@@ -375,8 +377,9 @@ def worker_floor(spec: dict[str, Any]) -> dict[str, Any]:
     import trafilatura
     from fastwarc.warc import ArchiveIterator, WarcRecordType
 
-    from curation.extract import HTML_TYPES, decode_html
+    from curation.extract import HTML_TYPES, Extract, decode_html
 
+    settings = Extract()  # heed's settings, and its one-time trafilatura options
     # Records heed's opt-out removed (from its audit): their extraction is timed apart, so the
     # floor is also known for the pages a pipeline that honours opt-out must extract.
     skip = set(Path(spec["skip"]).read_text().split("\n")) if spec.get("skip") else set()
@@ -404,15 +407,9 @@ def worker_floor(spec: dict[str, Any]) -> dict[str, Any]:
                 ctype = headers.get("Content-Type", "") or ""
                 if ctype.split(";", 1)[0].strip().lower() not in HTML_TYPES:
                     continue
+                url = record.headers.get("WARC-Target-URI", "")
                 trafilatura.extract(
-                    decode_html(payload, ctype),
-                    url=record.headers.get("WARC-Target-URI", ""),
-                    output_format="txt",
-                    favor_precision=False,
-                    include_tables=True,
-                    include_comments=False,
-                    deduplicate=False,
-                    with_metadata=False,
+                    decode_html(payload, ctype), url=url, options=settings.options(url)
                 )
                 extracted += 1
                 opted_out = record.headers.get("WARC-Record-ID", "") in skip
@@ -744,9 +741,10 @@ DIFFERENCES = [
     "opt-out: the same OptOut.process on both sides; datatrove's reader keeps no HTTP headers, so "
     "tdm-reservation and X-Robots-Tag: noai headers cannot fire there (those pages go on)",
     "extract: the same trafilatura.extract settings; datatrove runs it in a sandbox child process "
-    "per worker (1 s timeout), each page and text through a pipe; heed in-process, with the URL",
-    "language: datatrove predicts on the whole text with all 176 labels; heed on the first 5,000 "
-    "characters, top label only",
+    "per worker (1 s timeout), each page and text through a pipe, and trafilatura builds its "
+    "options per page; heed in-process, with the URL, options built once (the floor does too)",
+    "language: datatrove predicts on the whole text with all 176 labels (fasttext-predict); heed "
+    "on the first 5,000 characters, top label only (its own numpy fastText, same numbers)",
     "pii: datatrove's PIIFormatter: emails and public IPv4, two regexes; heed: emails, IPv4/IPv6, "
     "IBANs, cards, phones (12 regions), validated and counted per kind (more work)",
     "output: heed writes documents + tokens (uint32) + an audit row for every record, atomically "

@@ -150,22 +150,46 @@ def _lines(words: list[bytes], starts: list[int] | None) -> list[list[bytes]]:
     return [words[a : b - 1] for a, b in zip(starts, ends, strict=True)]
 
 
-def _byte_subwords(word: bytes, minn: int, maxn: int) -> list[bytes]:
-    """Character n-grams of a (BOW/EOW-wrapped) word exactly as computeSubwords walks its
-    bytes; only used for dictionary words that are not valid UTF-8."""
-    grams = []
-    for i in range(len(word)):
-        if (word[i] & 0xC0) == 0x80:
-            continue
-        j, n = i, 1
-        while j < len(word) and n <= maxn:
-            j += 1
-            while j < len(word) and (word[j] & 0xC0) == 0x80:
-                j += 1
-            if n >= minn and not (n == 1 and (i == 0 or j == len(word))):
-                grams.append(word[i:j])
-            n += 1
-    return grams
+def subword_hashes(words: list[bytes], minn: int, maxn: int) -> tuple[np.ndarray, np.ndarray]:
+    """Every character n-gram of each word (wrapped in `<` `>`) as computeSubwords lists them,
+    for all words at once: the index of its word and its FNV-1a hash, ordered by word, start,
+    length. Like fastText, it walks bytes (a character is a byte and the continuation bytes
+    after it), so a word that is not valid UTF-8 gets exactly fastText's n-grams too. One
+    vectorised step per character of n-gram length: a cold cache (a worker's first pages,
+    where most words are new) is not a Python loop per n-gram."""
+    if not words or maxn <= 0:
+        return np.zeros(0, np.intp), np.zeros(0, np.uint64)
+    lengths = np.fromiter(map(len, words), np.intp, len(words)) + 2
+    data = np.frombuffer(b"<" + b"><".join(words) + b">", np.uint8)
+    ends = np.cumsum(lengths)
+    follow = (data & 0xC0) == 0x80  # a continuation byte
+    follow = np.append(follow, False)  # past the last word: nothing follows
+    value = data.astype(np.uint64)
+    value = np.where(data >= 0x80, value | np.uint64(0xFFFFFF00), value)  # signed char
+    start = np.flatnonzero(~follow[:-1])  # where each n-gram may start
+    owner = np.repeat(np.arange(len(words)), lengths)[start]
+    end = ends[owner]
+    edge = (start == end - lengths[owner]) | (start == end - 1)  # at `<` or `>`
+    h = np.full(len(start), 2166136261, np.uint64)
+    at = start.copy()
+    live = np.arange(len(start))  # n-grams still growing, by index into start
+    found_at, found_n, found_h = [], [], []
+    for n in range(1, maxn + 1):
+        # One more character: its lead byte, then its continuation bytes.
+        step = live
+        while len(step):
+            h[step] = ((h[step] ^ value[at[step]]) * np.uint64(16777619)) & np.uint64(0xFFFFFFFF)
+            at[step] += 1
+            step = step[(at[step] < end[step]) & follow[at[step]]]
+        if n >= minn:
+            emit = live if n > 1 else live[~(edge[live] | (at[live] == end[live]))]
+            found_at.append(emit)
+            found_n.append(np.full(len(emit), n, np.intp))
+            found_h.append(h[emit])
+        live = live[at[live] < end[live]]
+    index, length = np.concatenate(found_at), np.concatenate(found_n)
+    order = np.lexsort((length, index))  # by start (so by word), then by length
+    return owner[index[order]], np.concatenate(found_h)[order]
 
 
 class _Reader:
@@ -563,8 +587,6 @@ class FastTextModel:
         self._sums = np.zeros((self._cache_words, dim + _EXTRA), np.float32)
         self._hashes = np.zeros(self._cache_words, np.int64)
         self._is_word = np.zeros(self._cache_words, bool)
-        self._ngram_rows: dict[str, int] = {}
-        self._slices: dict[int, list[slice]] = {}
         self._picked = np.empty((8192, dim + _EXTRA), np.float32)
         self._fill([_EOS_BYTES])  # always cached: every line ends with it
 
@@ -673,52 +695,9 @@ class FastTextModel:
 
     def _word_entries(self, words: list[bytes]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Per new word: the sum of its input rows and their count, its signed hash, whether
-        it is a word (not a label). A word first seen costs its n-grams: listed by cached
-        slices, looked up in the n-gram cache, the unseen ones hashed together
-        (`fnv1a_many`), and every word's rows summed in one pass per column, so a cold cache
-        (a worker's first pages) is not a Python loop per byte."""
+        it is a word (not a label); each word's rows summed in one pass per column."""
         args, n = self.args, len(words)
-        is_word = np.ones(n, bool)
-        own_rows: list[int] = []  # (word, row) pairs for dictionary words' own rows
-        own_words: list[int] = []
-        grams: list[str] = []
-        gram_counts = np.zeros(n, np.intp)
-        subwords = args.maxn > 0 and args.bucket > 0
-        for k, word in enumerate(words):
-            wid = self._word_ids.get(word, -1)
-            if (self.types[wid] == _LABEL) if wid >= 0 else word.startswith(_LABEL_BYTES):
-                is_word[k] = False  # a label: neither rows nor a hash
-                continue
-            if wid >= 0:
-                own_words.append(k)
-                own_rows.append(wid)
-            if word == _EOS_BYTES or not subwords:  # </s> has no n-grams
-                continue
-            found = self._grams(word)
-            grams += found
-            gram_counts[k] = len(found)
-        cache = self._ngram_rows
-        if len(cache) > 4 * self._cache_words:
-            cache.clear()
-        unseen = list(set(grams).difference(cache))  # any order: each gram's row is its own
-        if unseen:
-            raw_grams = [
-                g[:-4].encode("latin-1")
-                if g.endswith("\0raw")
-                else g.encode("utf-8", "surrogatepass")
-                for g in unseen
-            ]
-            buckets = (fnv1a_many(raw_grams) % np.uint64(args.bucket)).astype(np.int64)
-            cache.update(zip(unseen, self._bucket_rows(buckets).tolist(), strict=True))
-        gram_rows = np.fromiter(map(cache.__getitem__, grams), np.intp, len(grams))
-        # Each word's rows in fastText's order (its own, then its n-grams); pruned ones (-1)
-        # add nothing.
-        rows = np.concatenate([np.array(own_rows, np.intp), gram_rows])
-        owner = np.concatenate([np.array(own_words, np.intp), np.repeat(np.arange(n), gram_counts)])
-        order = np.argsort(owner, kind="stable")
-        rows, owner = rows[order], owner[order]
-        kept = rows >= 0
-        rows, owner = rows[kept], owner[kept]
+        rows, owner, is_word = self._input_rows(words)
         picked = self.input.take(rows, axis=0).astype(np.float64)
         row_sums = np.zeros((n, args.dim + 1))
         for column in range(args.dim):
@@ -731,32 +710,45 @@ class FastTextModel:
             hashes[is_word] = np.where(signed >= 1 << 31, signed - (1 << 32), signed)
         return row_sums, hashes, is_word
 
-    def _grams(self, word: bytes) -> list[str]:
-        """The word's character n-grams (cache keys), as computeSubwords lists them."""
-        try:
-            # Whole UTF-8 characters are what computeSubwords groups bytes into.
-            text = "<" + word.decode("utf-8", "surrogatepass") + ">"
-            return list(map(text.__getitem__, self._gram_slices(len(text))))
-        except UnicodeDecodeError:  # not UTF-8: walk the bytes exactly like computeSubwords
-            raw = _byte_subwords(b"<" + word + b">", self.args.minn, self.args.maxn)
-            return [g.decode("latin-1") + "\0raw" for g in raw]  # a distinct cache key
-
-    def _gram_slices(self, length: int) -> list[slice]:
-        """The character n-grams of a wrapped word of `length` characters, as slices in
-        computeSubwords' order (by start, then length); 1-grams never at the edges."""
-        slices = self._slices.get(length)
-        if slices is None:
-            minn, maxn = max(self.args.minn, 1), self.args.maxn
-            slices = self._slices[length] = [
-                slice(i, i + n)
-                for i in range(length)
-                for n in range(minn, maxn + 1)
-                if i + n <= length and not (n == 1 and (i == 0 or i + 1 == length))
-            ]
-        return slices
+    def _input_rows(self, words: list[bytes]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The input rows of each word as Dictionary::getLine + addSubwords add them (its own
+        row if in the vocabulary, then its n-grams' rows; labels have none, nor does </s>
+        have n-grams; pruned n-grams are left out), in that order with the index of the word
+        each row belongs to; and per word whether it is a word (not a label)."""
+        args = self.args
+        is_word = np.ones(len(words), bool)
+        own_rows: list[int] = []
+        own_words: list[int] = []
+        gram_words: list[int] = []
+        for k, word in enumerate(words):
+            wid = self._word_ids.get(word, -1)
+            if (self.types[wid] == _LABEL) if wid >= 0 else word.startswith(_LABEL_BYTES):
+                is_word[k] = False  # a label: neither rows nor a hash
+                continue
+            if wid >= 0:
+                own_words.append(k)
+                own_rows.append(wid)
+            if word != _EOS_BYTES:
+                gram_words.append(k)
+        gram_rows = np.zeros(0, np.intp)
+        gram_owner = np.zeros(0, np.intp)
+        if args.maxn > 0 and args.bucket > 0 and gram_words:
+            local, hashes = subword_hashes(
+                [words[k] for k in gram_words], max(args.minn, 1), args.maxn
+            )
+            gram_owner = np.array(gram_words, np.intp)[local]
+            gram_rows = self._bucket_rows((hashes % np.uint64(args.bucket)).astype(np.int64))
+        # Own rows first: a stable sort by word keeps each word's rows in fastText's order.
+        rows = np.concatenate([np.array(own_rows, np.intp), gram_rows])
+        owner = np.concatenate([np.array(own_words, np.intp), gram_owner])
+        order = np.argsort(owner, kind="stable")
+        rows, owner = rows[order], owner[order]
+        kept = rows >= 0  # a pruned model leaves n-grams out
+        return rows[kept], owner[kept], is_word
 
     def _bucket_rows(self, buckets: np.ndarray) -> np.ndarray:
-        """`_bucket_row` for an array of bucket ids."""
+        """Dictionary::pushHash for an array of bucket ids: each one's input row, or -1 where a
+        pruned model left it out."""
         if self.pruneidx is None:
             return buckets + self.nwords
         keys, values = self._prune_table()
@@ -772,46 +764,14 @@ class FastTextModel:
             self._prune_values = np.array([self.pruneidx[k] for k in keys.tolist()], np.int64)
         return self._prune_keys, self._prune_values
 
-    def word_rows(self, word: bytes) -> list[int] | None:
-        """Input rows of one word as Dictionary::getLine + addSubwords add them; None for a
+    def word_rows(self, words: list[bytes]) -> list[list[int] | None]:
+        """Each word's input rows as Dictionary::getLine + addSubwords add them; None for a
         label (which fastText skips)."""
-        wid = self._word_ids.get(word, -1)
-        if wid >= 0:
-            if self.types[wid] == _LABEL:
-                return None
-            # In the vocabulary: its own row, then its n-grams (</s> has none).
-            return [wid, *self._subword_rows(word)] if word != _EOS_BYTES else [wid]
-        if word.startswith(_LABEL_BYTES):
-            return None
-        return self._subword_rows(word) if word != _EOS_BYTES else []
-
-    def _subword_rows(self, word: bytes) -> list[int]:
-        args = self.args
-        if args.maxn <= 0 or args.bucket <= 0:
-            return []
-        grams = self._grams(word)
-        cache = self._ngram_rows
-        if len(cache) > 4 * self._cache_words:
-            cache.clear()
-        rows = []
-        for gram in grams:
-            row = cache.get(gram)
-            if row is None:
-                if gram.endswith("\0raw"):
-                    raw_gram = gram[:-4].encode("latin-1")
-                else:
-                    raw_gram = gram.encode("utf-8", "surrogatepass")
-                row = cache[gram] = self._bucket_row(fnv1a(raw_gram) % args.bucket)
-            if row >= 0:
-                rows.append(row)
-        return rows
-
-    def _bucket_row(self, bucket_id: int) -> int:
-        """Dictionary::pushHash: the input row of a hashed n-gram, or -1 if pruned away."""
-        if self.pruneidx is None:
-            return self.nwords + bucket_id
-        row = self.pruneidx.get(bucket_id, -1)
-        return self.nwords + row if row >= 0 else -1
+        rows, owner, is_word = self._input_rows(words)
+        per_word: list[list[int] | None] = [[] if ok else None for ok in is_word.tolist()]
+        for row, k in zip(rows.tolist(), owner.tolist(), strict=True):
+            per_word[k].append(row)  # type: ignore[union-attr]
+        return per_word
 
     def _word_ngram_rows(self, hashes: np.ndarray) -> np.ndarray:
         """Dictionary::addWordNgrams over the line's word hashes (sign-extended to 64 bits,
@@ -912,16 +872,15 @@ def train_supervised(
     )
     wi, wo = model.input, model.output  # train in place on the model's own arrays
     label_ids = {label: i for i, label in enumerate(labels)}
-    token_rows: dict[bytes, tuple[list[int], int]] = {}
-
-    def entry(token: bytes) -> tuple[list[int], int]:
-        if token not in token_rows:
-            token_rows[token] = (model.word_rows(token) or [], _signed32(fnv1a(token)))
-        return token_rows[token]
-
+    unique = list(dict.fromkeys([token for _, tokens in lines for token in tokens] + [_EOS_BYTES]))
+    hashes = fnv1a_many(unique).astype(np.int64).tolist()
+    entry = {
+        token: (rows or [], _signed32(h))
+        for token, rows, h in zip(unique, model.word_rows(unique), hashes, strict=True)
+    }
     data = []
     for label, tokens in lines:
-        entries = [entry(t) for t in tokens] + [entry(_EOS_BYTES)]
+        entries = [entry[t] for t in tokens] + [entry[_EOS_BYTES]]
         rows = [r for e in entries for r in e[0]]
         if word_ngrams > 1:
             hashes = np.array([e[1] for e in entries], np.int64)

@@ -21,6 +21,7 @@ from filters.fasttext_model import (
     fnv1a,
     line_words,
     read_labelled_tsv,
+    subword_hashes,
     train_supervised,
 )
 from filters.langid import default_model_path
@@ -177,6 +178,40 @@ def test_hash_xors_bytes_as_signed_chars() -> None:
     expected = ((2166136261 ^ 0xFFFFFFC3) * 16777619) & 0xFFFFFFFF
     assert fnv1a(b"\xc3") == expected
     assert fnv1a(b"a") == ((2166136261 ^ 0x61) * 16777619) & 0xFFFFFFFF
+
+
+def _compute_subwords(word: bytes, minn: int, maxn: int) -> list[bytes]:
+    """fastText's Dictionary::computeSubwords, line by line, on the wrapped word's bytes."""
+    word = b"<" + word + b">"
+    grams = []
+    for i in range(len(word)):
+        if (word[i] & 0xC0) == 0x80:
+            continue
+        j, n = i, 1
+        while j < len(word) and n <= maxn:
+            j += 1
+            while j < len(word) and (word[j] & 0xC0) == 0x80:
+                j += 1
+            if n >= minn and not (n == 1 and (i == 0 or j == len(word))):
+                grams.append(word[i:j])
+            n += 1
+    return grams
+
+
+@pytest.mark.parametrize(("minn", "maxn"), [(2, 4), (1, 3), (3, 6)])
+def test_subword_hashes_are_compute_subwords_for_all_words_at_once(minn: int, maxn: int) -> None:
+    """The vectorised n-grams equal computeSubwords' for each word, in its order, valid UTF-8
+    or not (stray continuation bytes, cut characters, a lone lead byte)."""
+    words = [w.encode() for w in ("a", "Straße", "日本語", "😀🎉", "x" * 40, "ab")]
+    words += [b"\xff\x80ab", b"\xc3", b"abc\xe6\x97", b"\x80\x80", b"</s", b"\xf0\x9f\x98"]
+    owner, hashes = subword_hashes(words, minn, maxn)
+    expected = [
+        (k, fnv1a(gram))
+        for k, word in enumerate(words)
+        for gram in _compute_subwords(word, minn, maxn)
+    ]
+    assert list(zip(owner.tolist(), hashes.tolist(), strict=True)) == expected
+    assert len(subword_hashes([], minn, maxn)[0]) == 0
 
 
 def test_line_words_split_like_fasttext() -> None:

@@ -237,6 +237,7 @@ def test_tokens_are_tekken_ids_of_the_redacted_text(local_run: Path) -> None:
         row = tokens[doc["id"]]
         ids = row["tokens"]
         assert row["num_tokens"] == len(ids) == doc["num_tokens"]
+        assert ids == tokenizer.encode(doc["text"], bos=True, eos=True)  # mistral-common's own
         assert ids[0] == tokenizer.bos_id and ids[-1] == tokenizer.eos_id
         assert tokenizer.decode(ids[1:-1]) == doc["text"]
 

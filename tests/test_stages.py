@@ -7,15 +7,20 @@ import io
 from dataclasses import dataclass
 from typing import ClassVar
 
+import numpy as np
 import pytest
-from conftest import make_doc
+import trafilatura
+from conftest import CRAWL, SAMPLE_ROOT, make_doc
 from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
+from curation.crawl import open_input, read_listing
 from curation.document import Document, Status
+from curation.extract import HTML_TYPES, Extract, decode_html
 from curation.optout import OptOut
 from curation.robots import is_allowed
 from curation.stage import RunContext, Stage
+from curation.tokenize import Tokenize, load_tokenizer
 from curation.warc import read_documents
 from filters import toxicity
 from filters.langid import LanguageFilter
@@ -232,3 +237,47 @@ def test_toxicity_score_library_call_takes_labels_or_list_codes() -> None:
     assert by_label == toxicity.score([text, "Ein ruhiger Tag im Park."], "de")
     assert by_label[0] == pytest.approx(3 / len(text.split())) and by_label[1] == 0.0
     assert toxicity.score(["שלום"], "heb_Hebr") == [None]
+
+
+def test_tokenize_stage_gives_tekkens_ids_even_for_lone_surrogates() -> None:
+    stage = Tokenize()
+    stage.setup(CONTEXT)
+    texts = ["Grüße, 世界! 😀", "", "a\ud800b", "x" * 3000]
+    docs = [doc(text) for text in texts]
+    stage.process(docs)
+    tokenizer = load_tokenizer()
+    for document, text in zip(docs, texts, strict=True):
+        assert document.tokens.dtype == np.uint32
+        assert document.tokens.tolist() == tokenizer.encode(text, bos=True, eos=True)
+    assert docs[1].status.value == "dropped" and docs[1].reason == "too_few_tokens"
+
+
+@pytest.mark.parametrize("precision", [False, True])
+def test_extract_gives_what_trafilatura_extract_gives_with_the_same_settings(
+    precision: bool,
+) -> None:
+    """The stage builds trafilatura's options once and copies them per page; the text must be
+    what trafilatura.extract builds from the same settings for each page."""
+    path = read_listing(str(SAMPLE_ROOT), CRAWL)[0]
+    with open_input(str(SAMPLE_ROOT), path) as stream:
+        pages = read_documents(stream, crawl=CRAWL, shard=path)
+        docs = [d for d in pages if d.content_type in HTML_TYPES and d.http_status == 200][:150]
+    stage = Extract(favor_precision=precision, min_chars=0)
+    expected = [
+        trafilatura.extract(
+            decode_html(d.payload, d.http_headers.get("content-type", "")),
+            url=d.url,
+            output_format="txt",
+            favor_precision=precision,
+            include_tables=True,
+            include_comments=False,
+            deduplicate=False,
+            with_metadata=False,
+        )
+        or ""
+        for d in docs
+    ]
+    stage.process(docs)
+    texts = [d.text or "" for d in docs]
+    assert sum(bool(t) for t in texts) > 100
+    assert texts == expected
