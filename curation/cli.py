@@ -7,6 +7,8 @@ import logging
 import sys
 import time
 from collections import Counter
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -17,9 +19,17 @@ from rich.table import Table
 
 from curation import calibrate, executors
 from curation.config import ConfigError, PipelineConfig
-from curation.crawl import Shard, crawl_folder, select_shards
+from curation.crawl import (
+    SELECTION_HELP,
+    WARC_LISTING,
+    Listing,
+    Shard,
+    read_listing,
+    select,
+    select_shards,
+)
 from curation.manifest import build_manifest, stages_digest, write_manifest
-from curation.output import read_marker
+from curation.output import failure_path, read_failures, read_marker, write_json_atomic
 from curation.stage import RunContext, Stage
 from filters import registry
 
@@ -119,14 +129,12 @@ def optout_table(out: Path, top: int = 10) -> Table | None:
 def cmd_robots_build(args: argparse.Namespace) -> int:
     from curation.snapshot import build_snapshot, captures_from_crawl, captures_from_dir
 
-    # A URL stays as given, for crawl_folder to refuse by name; a folder is made absolute.
+    # A URL stays as given; a folder is made absolute.
     root = args.crawl_root if "://" in args.crawl_root else str(Path(args.crawl_root).resolve())
     hosts = None
     if args.hosts_from_crawl:
-        from curation.crawl import select_shards
         from curation.snapshot import crawl_hosts
 
-        crawl_folder(root, args.hosts_from_crawl)
         hosts = crawl_hosts(root, args.hosts_from_crawl, select_shards(root, args.hosts_from_crawl))
     elif args.hosts:
         lines = Path(args.hosts).read_text(encoding="utf-8").splitlines()
@@ -134,7 +142,7 @@ def cmd_robots_build(args: argparse.Namespace) -> int:
             line.strip().lower() for line in lines if line.strip() and not line.startswith("#")
         }
     if args.from_crawl:
-        crawl_folder(root, args.from_crawl)
+        read_listing(root, args.from_crawl)  # a ConfigError naming the crawls there if missing
         captures = captures_from_crawl(root, args.from_crawl)
         sources = [f"crawl:{args.from_crawl}"]
     elif args.from_dir:
@@ -173,25 +181,51 @@ def cmd_robots_build(args: argparse.Namespace) -> int:
     return 0
 
 
+@dataclass
+class PipelineRun:
+    """What `run_pipeline` did: the stages built, the listing read, the selected shards,
+    the markers of those done (before or now), and this run's result."""
+
+    stages: list[Stage]
+    listing: Listing
+    shards: list[Shard]
+    markers: list[dict[str, Any]]
+    result: executors.RunResult
+
+    @property
+    def complete(self) -> bool:
+        return len(self.markers) == len(self.shards) and not self.result.failed
+
+
 def run_pipeline(
-    config: PipelineConfig, out: Path, executor: str, ray_address: str | None, what: str
-) -> tuple[list[Stage], list[dict[str, Any]], executors.RunResult]:
-    """Run the config's shards not yet done in `out`, with progress bars; the stages built,
-    every shard's marker (done before or now) and the run's result."""
-    crawl_folder(config.crawl_root, config.crawl)
+    config: PipelineConfig,
+    out: Path,
+    executor: str,
+    ray_address: str | None,
+    what: str,
+    retry_failed: bool = False,
+) -> PipelineRun:
+    """Run the config's shards not yet done in `out` (with `retry_failed`, only those that
+    failed before), with progress bars; failures are recorded in `out/failed/`."""
+    listing = read_listing(config.crawl_root, config.crawl, WARC_LISTING, config.fetch_options())
+    shards = select(listing.paths, config.shards)
     out.mkdir(parents=True, exist_ok=True)
-    shards = select_shards(config.crawl_root, config.crawl, config.shards)
     finished = {s.index: read_marker(out, s.part) for s in shards}
     todo = [s for s in shards if finished[s.index] is None]
+    if retry_failed:
+        failures = read_failures(out)
+        todo = [s for s in todo if s.part in failures]
     console.print(
         escape(
-            f"heed {what}: {config.crawl} from {config.crawl_root}: {len(shards)} shards "
-            f"({len(shards) - len(todo)} already done) -> {out} (executor: {executor})"
+            f"heed {what}: {config.crawl} from {config.crawl_root}: {len(shards)} of "
+            f"{len(listing.paths)} listed shards ({len(shards) - len(todo)} already done"
+            + (", retrying the failed ones only" if retry_failed else "")
+            + f") -> {out} (executor: {executor})"
         )
     )
     result = executors.RunResult()
     stages = config.build_stages()
-    context = RunContext(config.crawl_root, config.crawl, str(out))
+    context = RunContext(config.crawl_root, config.crawl, str(out), config.fetch_options())
     for stage in stages:
         stage.prepare(context)
     digest = stages_digest(config, stages)
@@ -209,23 +243,39 @@ def run_pipeline(
             TimeElapsedColumn(),
         )
         with Progress(*columns, console=console, transient=False) as bar:
-            progress = BarProgress(bar, len(shards))
-            bar.advance(progress.shard_task, len(shards) - len(todo))
+            done = sum(marker is not None for marker in finished.values())
+            progress = BarProgress(bar, done + len(todo))
+            bar.advance(progress.shard_task, done)
             result = executors.run(executor, config, todo, out, progress, ray_address)
+    by_path = {s.path: s for s in todo}
+    for path, error in result.failed.items():
+        shard = by_path[path]
+        record = {"shard": path, "index": shard.index, "error": error, "failed_at": _now()}
+        write_json_atomic(failure_path(out, shard.part), record)
     markers = [
         {**marker, "skipped": True} for marker in finished.values() if marker is not None
     ] + result.markers
     markers.sort(key=lambda m: m["index"])
-    return stages, markers, result
+    return PipelineRun(stages, listing, shards, markers, result)
 
 
-def report_failures(failed: dict[str, str]) -> int:
-    if not failed:
-        return 0
-    console.print(f"[red]{len(failed)} shard(s) failed; rerun to retry them:[/red]")
-    for path, error in sorted(failed.items()):
-        console.print(f"  {escape(path)}: {escape(error)}")
-    return 1
+def _now() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def report_failures(run: PipelineRun, out: Path, command: str) -> int:
+    """The failed shards and how to retry them; the exit status (1 if any failed or are
+    still to do)."""
+    failed = run.result.failed
+    if failed:
+        console.print(f"[red]{len(failed)} shard(s) failed:[/red]")
+        for path, error in sorted(failed.items()):
+            console.print(f"  {escape(path)}: {escape(error)}")
+        console.print(escape(f"retry them: heed {command} ... --out {out} --retry-failed"))
+    elif not run.complete:
+        left = len(run.shards) - len(run.markers)
+        console.print(escape(f"{left} shard(s) not done yet; run again without --retry-failed"))
+    return 0 if run.complete else 1
 
 
 def cmd_corpus(args: argparse.Namespace) -> int:
@@ -235,18 +285,19 @@ def cmd_corpus(args: argparse.Namespace) -> int:
     out = Path(args.out) if args.out else Path("out") / config.name
     config, calibration = calibrate.apply(config, out)
     started = time.monotonic()
-    stages, markers, result = run_pipeline(config, out, args.executor, args.ray_address, "corpus")
-    if not result.failed:
-        write_manifest(out, build_manifest(config, stages, markers, calibration))
-    console.print(summarize(markers, result.failed, [s.name for s in stages]))
-    timings = timing_table(result.markers)
+    run = run_pipeline(config, out, args.executor, args.ray_address, "corpus", args.retry_failed)
+    if run.complete:
+        manifest = build_manifest(config, run.stages, run.markers, calibration, run.listing)
+        write_manifest(out, manifest)
+    console.print(summarize(run.markers, run.result.failed, [s.name for s in run.stages]))
+    timings = timing_table(run.result.markers)
     if timings is not None:
         console.print(timings)
     optout = optout_table(out)
     if optout is not None:
         console.print(optout)
     console.print(escape(f"outputs in {out}  ({time.monotonic() - started:.1f}s)"))
-    return report_failures(result.failed)
+    return report_failures(run, out, "corpus")
 
 
 def calibration_table(calibration: dict[str, Any]) -> Table:
@@ -281,11 +332,12 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     out = Path(args.out) if args.out else Path("out") / config.name
     sample = calibrate.sample_config(config)
     sample_out = out / calibrate.CALIBRATION_RUN
-    _, markers, result = run_pipeline(
-        sample, sample_out, args.executor, args.ray_address, "calibrate"
+    run = run_pipeline(
+        sample, sample_out, args.executor, args.ray_address, "calibrate", args.retry_failed
     )
-    if result.failed:
-        return report_failures(result.failed)
+    if not run.complete:
+        return report_failures(run, out, "calibrate")
+    markers = run.markers
     calibration = {
         "fingerprint": calibrate.fingerprint(config),
         "sample": {
@@ -321,11 +373,20 @@ def cmd_audit_explain(args: argparse.Namespace) -> int:
 def add_run_arguments(command: argparse.ArgumentParser, shards: str) -> None:
     """What `corpus` and `calibrate` both take: the config, the crawl, where and how to run."""
     command.add_argument("config", nargs="?", help="pipeline TOML (default: configs/sample.toml)")
-    command.add_argument("--crawl-root", help="folder that holds crawl-data/ (overrides config)")
+    command.add_argument(
+        "--crawl-root",
+        help="folder or URL holding crawl-data/: https://data.commoncrawl.org/ (the default), "
+        "s3://commoncrawl/, a local folder (overrides config)",
+    )
     command.add_argument("--crawl", help="crawl name, e.g. CC-MAIN-2024-51 (overrides config)")
     command.add_argument("--out", help="the corpus output folder (default: out/<config name>)")
     command.add_argument("--executor", choices=executors.EXECUTORS, default="ray")
-    command.add_argument("--shards", type=int, help=shards)
+    command.add_argument("--shards", help=f"{shards}: {SELECTION_HELP}")
+    command.add_argument(
+        "--retry-failed",
+        action="store_true",
+        help="run only the shards that failed before in --out (recorded in OUT/failed/)",
+    )
     command.add_argument(
         "--ray-address", help="a Ray cluster to use (default: $RAY_ADDRESS, or local)"
     )
@@ -339,14 +400,14 @@ def parser() -> argparse.ArgumentParser:
     corpus = commands.add_parser(
         "corpus", help="build an audited, tokenized corpus from a crawl in Common Crawl's layout"
     )
-    add_run_arguments(corpus, shards="process only the first N shards")
+    add_run_arguments(corpus, shards="the shards to process")
     corpus.set_defaults(func=cmd_corpus)
 
     calib = commands.add_parser(
         "calibrate",
         help="measure per-language quantile cutoffs (e.g. toxicity's top 5%%) on a sample run",
     )
-    add_run_arguments(calib, shards="the sample: the first N shards")
+    add_run_arguments(calib, shards="the sample")
     calib.add_argument(
         "--min-docs",
         type=int,

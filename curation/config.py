@@ -2,14 +2,18 @@
 
 ```toml
 name = "sample"
-crawl_root = "../sample"      # folder or URL that holds crawl-data/ (relative to this file)
+crawl_root = "../sample"      # folder or URL that holds crawl-data/ (relative to this file);
+                              # default https://data.commoncrawl.org/
 crawl = "CC-MAIN-SAMPLE"
-shards = 0                    # 0 = every shard listed in warc.paths.gz
+shards = 0                    # 0 = every shard in warc.paths.gz; 100; "200:300"; "random:100:7"
 batch_size = 64
 stages = ["opt_out", "extract", "language", "toxicity", "pii", "tokenize"]
 
 [stage.language]              # parameters of one stage; unknown keys are errors
 min_score = 0.5
+
+[fetch]                       # reading remote crawls (curation.fetch.FetchOptions)
+timeout = 60
 ```
 """
 
@@ -25,6 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from curation.fetch import FetchOptions
 from curation.stage import Stage
 
 # Stages that belong to curation itself; everything else is a filter found through its registry.
@@ -34,7 +39,10 @@ CURATION_STAGES: dict[str, str] = {
     "tokenize": "curation.tokenize:Tokenize",
 }
 DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "configs" / "sample.toml"
-TOP_LEVEL_KEYS = ("name", "crawl_root", "crawl", "shards", "batch_size", "stages", "stage")
+TOP_LEVEL_KEYS = (
+    "name", "crawl_root", "crawl", "shards", "batch_size", "stages", "stage", "fetch",
+)  # fmt: skip
+DEFAULT_CRAWL_ROOT = "https://data.commoncrawl.org/"
 
 
 class ConfigError(ValueError):
@@ -146,8 +154,9 @@ class PipelineConfig:
     crawl: str
     stages: tuple[str, ...]
     stage_params: dict[str, dict[str, Any]] = field(default_factory=dict)
-    shards: int = 0
+    shards: int | str = 0  # see curation.crawl.SELECTION_HELP
     batch_size: int = 64
+    fetch: dict[str, Any] = field(default_factory=dict)  # FetchOptions fields
     source: str = ""
 
     @classmethod
@@ -163,11 +172,11 @@ class PipelineConfig:
         for key in raw:
             if key not in TOP_LEVEL_KEYS:
                 raise ConfigError(f"{path}: unknown key {key!r}{_suggest(key, TOP_LEVEL_KEYS)}")
-        for key in ("name", "crawl_root", "crawl", "stages"):
+        for key in ("name", "crawl", "stages"):
             if key not in raw:
                 raise ConfigError(f"{path}: missing required key {key!r}")
         values = {**raw, **{k: v for k, v in overrides.items() if v is not None}}
-        root = str(values["crawl_root"])
+        root = str(values.get("crawl_root") or DEFAULT_CRAWL_ROOT)
         if not _is_url(root):
             # Relative roots in a file are relative to that file; on the command line, to the cwd.
             base = Path.cwd() if overrides.get("crawl_root") else path.parent
@@ -183,19 +192,24 @@ class PipelineConfig:
             stage_params=stage_params,
             shards=values.get("shards", 0),
             batch_size=values.get("batch_size", 64),
+            fetch=values.get("fetch", {}),
             source=str(path.resolve()),
         )
         config.validate()
         return config
 
     def validate(self) -> None:
-        for key, kind in (("name", str), ("crawl", str), ("shards", int), ("batch_size", int)):
+        from curation.crawl import check_selection
+
+        for key, kind in (("name", str), ("crawl", str), ("batch_size", int)):
             if not _type_ok(getattr(self, key), kind):
                 raise ConfigError(f"{key} = {getattr(self, key)!r} must be a {kind.__name__}")
         if not self.name or "/" in self.name or self.name.startswith("."):
             raise ConfigError(f"name = {self.name!r} must be a plain folder name")
-        if self.shards < 0:
-            raise ConfigError(f"shards = {self.shards} must be >= 0 (0 means all)")
+        check_selection(self.shards)
+        if not isinstance(self.fetch, dict):
+            raise ConfigError("[fetch] must be a table")
+        self.fetch_options()
         if self.batch_size < 1:
             raise ConfigError(f"batch_size = {self.batch_size} must be >= 1")
         if not self.stages or not all(isinstance(s, str) for s in self.stages):
@@ -207,6 +221,12 @@ class PipelineConfig:
         for table in self.stage_params:
             if table not in names:
                 raise ConfigError(f"[stage.{table}] configures a stage not in stages {names}")
+
+    def fetch_options(self) -> FetchOptions:
+        try:
+            return FetchOptions.from_table(self.fetch)
+        except (TypeError, ValueError) as exc:
+            raise ConfigError(str(exc)) from None
 
     def build_stages(self) -> list[Stage]:
         stages = []

@@ -8,7 +8,12 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
+import time
 import traceback
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -78,6 +83,71 @@ def _ray_init(address: str | None) -> None:
         )
 
 
+class RayGate:
+    """A cap on open connections per host shared by every task of a Ray run (see
+    curation.fetch.ConnectionGate): slots live in one actor; a holder renews its lease while
+    it reads, so a slot held by a worker that died comes free after `lease_seconds`."""
+
+    def __init__(self, per_host: int, lease_seconds: float = 60.0) -> None:
+        import ray
+
+        self.per_host, self.lease_seconds = per_host, lease_seconds
+        self.slots = ray.remote(num_cpus=0)(_Slots).remote(per_host)
+
+    @contextmanager
+    def hold(self, host: str) -> Iterator[None]:
+        import ray
+
+        lease = uuid.uuid4().hex
+        wait = 0.05
+        while not ray.get(self.slots.acquire.remote(host, lease, self.lease_seconds)):
+            time.sleep(wait)
+            wait = min(wait * 2, 2.0)
+        stop = threading.Event()
+
+        def renew() -> None:
+            while not stop.wait(self.lease_seconds / 3):
+                self.slots.renew.remote(host, lease, self.lease_seconds)
+
+        renewer = threading.Thread(target=renew, daemon=True)
+        renewer.start()
+        try:
+            yield
+        finally:
+            stop.set()
+            ray.get(self.slots.release.remote(host, lease))
+
+
+class _Slots:
+    """RayGate's actor: per host, the leases held and when each runs out."""
+
+    def __init__(self, per_host: int) -> None:
+        self.per_host = per_host
+        self.leases: dict[str, dict[str, float]] = {}
+        self.peak: dict[str, int] = {}
+
+    def acquire(self, host: str, lease: str, seconds: float) -> bool:
+        now = time.monotonic()
+        held = self.leases.setdefault(host, {})
+        for key in [k for k, until in held.items() if until < now]:
+            del held[key]  # its holder stopped renewing: gone
+        if len(held) >= self.per_host:
+            return False
+        held[lease] = now + seconds
+        self.peak[host] = max(self.peak.get(host, 0), len(held))
+        return True
+
+    def renew(self, host: str, lease: str, seconds: float) -> None:
+        if lease in self.leases.get(host, {}):
+            self.leases[host][lease] = time.monotonic() + seconds
+
+    def release(self, host: str, lease: str) -> None:
+        self.leases.get(host, {}).pop(lease, None)
+
+    def most_held(self) -> dict[str, int]:
+        return dict(self.peak)
+
+
 def run_ray(
     config: PipelineConfig,
     shards: list[Shard],
@@ -101,14 +171,15 @@ def run_ray(
             return count
 
     counter = RecordCounter.remote()
+    gate = RayGate(config.fetch_options().connections_per_host)
 
-    def task(cfg: PipelineConfig, shard: Shard, out_dir: str) -> dict[str, Any]:
+    def task(cfg: PipelineConfig, shard: Shard, out_dir: str, gate: RayGate) -> dict[str, Any]:
         logging.basicConfig(level=logging.WARNING)
-        return process_shard(cfg, shard, out_dir, lambda n: counter.add.remote(n))
+        return process_shard(cfg, shard, out_dir, lambda n: counter.add.remote(n), gate)
 
     remote = ray.remote(num_cpus=1, max_retries=2, retry_exceptions=False)(task)
     config_ref = ray.put(config)
-    pending: dict[Any, Shard] = {remote.remote(config_ref, s, str(out)): s for s in shards}
+    pending: dict[Any, Shard] = {remote.remote(config_ref, s, str(out), gate): s for s in shards}
     result = RunResult()
     while pending:
         ready, _ = ray.wait(list(pending), num_returns=1, timeout=0.5)

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from curation.config import PipelineConfig
+from curation.crawl import Listing
 from curation.output import MANIFEST, write_json_atomic
 from curation.stage import Stage
 
@@ -55,6 +56,7 @@ def build_manifest(
     stages: list[Stage],
     markers: list[dict[str, Any]],
     calibration: dict[str, Any] | None = None,
+    listing: Listing | None = None,
 ) -> dict[str, Any]:
     return {
         "format_version": FORMAT_VERSION,
@@ -66,6 +68,14 @@ def build_manifest(
         # The sample measurement behind quantile cutoffs (the cutoffs are in the config).
         "calibration": calibration,
         "packages": package_versions(),
+        # The listing the shards were chosen from (config.shards says how): where, its hash.
+        "listing": None
+        if listing is None
+        else {
+            "location": listing.location,
+            "sha256": listing.sha256,
+            "shards_listed": len(listing.paths),
+        },
         "inputs": [
             {"shard": m["shard"], "index": m["index"], **m["input"]}
             for m in sorted(markers, key=lambda m: m["index"])

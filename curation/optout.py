@@ -242,7 +242,7 @@ class OptOut(Stage):
             log.info("building the robots snapshot of %s's captures in %s", context.crawl, path)
             build_snapshot(
                 path,
-                captures_from_crawl(context.crawl_root, context.crawl),
+                captures_from_crawl(context.crawl_root, context.crawl, context.fetch),
                 [f"crawl:{context.crawl}"],
             )
         if self.mode == "domain":

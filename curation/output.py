@@ -5,6 +5,7 @@ OUT/documents/part-NNNNN.parquet   kept documents (redacted text, language, scor
 OUT/tokens/part-NNNNN.parquet      kept documents' token ids (uint32, BOS ... EOS)
 OUT/audit/part-NNNNN.parquet       one row per response record read: kept, dropped or error
 OUT/markers/part-NNNNN.json        completion marker: written last, its presence = shard done
+OUT/failed/part-NNNNN.json         a shard that failed (its error), until a run finishes it
 OUT/manifest.json                  config, versions, model hashes, inputs with checksums
 ```
 Each file is written under a hidden temporary name and renamed into place; the marker comes
@@ -26,6 +27,7 @@ from curation.document import Document
 
 KINDS = ("documents", "tokens", "audit")
 MARKERS = "markers"
+FAILED = "failed"
 MANIFEST = "manifest.json"
 
 AUDIT_FIELDS = [
@@ -125,6 +127,15 @@ def read_marker(out: Path, part: str) -> dict[str, Any] | None:
     return json.loads(path.read_text()) if path.is_file() else None
 
 
+def failure_path(out: Path, part: str) -> Path:
+    return out / FAILED / f"{part}.json"
+
+
+def read_failures(out: Path) -> dict[str, dict[str, Any]]:
+    """The failure records in `out`, by part name."""
+    return {p.stem: json.loads(p.read_text()) for p in sorted((out / FAILED).glob("part-*.json"))}
+
+
 def write_json_atomic(path: Path, data: dict[str, Any]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp")
@@ -178,6 +189,7 @@ class ShardWriter:
             }
         marker = {**marker, "outputs": files}
         write_json_atomic(marker_path(self.out, self.part), marker)
+        failure_path(self.out, self.part).unlink(missing_ok=True)  # done now
         return marker
 
     def abort(self) -> None:

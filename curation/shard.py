@@ -19,6 +19,7 @@ from typing import Any, BinaryIO
 from curation.config import PipelineConfig
 from curation.crawl import Shard, open_input
 from curation.document import Document
+from curation.fetch import ConnectionGate
 from curation.manifest import stages_digest
 from curation.output import ShardWriter, read_marker
 from curation.stage import RunContext, Stage
@@ -55,7 +56,7 @@ def stages_for(config: PipelineConfig, out: Path) -> tuple[list[Stage], str]:
     key = f"{config!r}|{out}"
     if key not in _STAGES:
         stages = config.build_stages()
-        context = RunContext(config.crawl_root, config.crawl, str(out))
+        context = RunContext(config.crawl_root, config.crawl, str(out), config.fetch_options())
         for stage in stages:
             stage.setup(context)
         _STAGES[key] = (stages, stages_digest(config, stages))
@@ -79,8 +80,10 @@ def process_shard(
     shard: Shard,
     out: str | Path,
     progress: Callable[[int], None] | None = None,
+    gate: ConnectionGate | None = None,
 ) -> dict[str, Any]:
-    """Process one shard unless its completion marker exists; returns the marker."""
+    """Process one shard unless its completion marker exists; returns the marker. `gate` caps
+    connections per host when the shard is remote (default: this process's own cap)."""
     out = Path(out)
     done = read_marker(out, shard.part)
     if done is not None:
@@ -106,7 +109,7 @@ def process_shard(
         seconds[name] += time.perf_counter() - started
 
     try:
-        with open_input(config.crawl_root, shard.path) as raw:
+        with open_input(config.crawl_root, shard.path, config.fetch_options(), gate) as raw:
             stream = _HashingReader(raw)
             documents = read_documents(stream, crawl=config.crawl, shard=shard.path)
             batches = _batches(documents, config.batch_size)

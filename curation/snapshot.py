@@ -28,6 +28,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from curation.crawl import ROBOTS_LISTING, Shard, open_input, read_listing
+from curation.fetch import FetchOptions
 from curation.output import sha256_file, write_json_atomic
 from curation.robots import MAX_ROBOTS_BYTES
 from curation.warc import host_of, response_records
@@ -172,13 +173,15 @@ class SnapshotWriter:
         return meta
 
 
-def captures_from_crawl(crawl_root: str, crawl: str) -> Iterator[Capture]:
+def captures_from_crawl(
+    crawl_root: str, crawl: str, options: FetchOptions | None = None
+) -> Iterator[Capture]:
     """Every robots.txt response the crawl captured (robotstxt.paths.gz), streaming."""
-    paths = read_listing(crawl_root, crawl, ROBOTS_LISTING)
+    paths = read_listing(crawl_root, crawl, ROBOTS_LISTING, options).paths
     if not paths:
         log.warning("%s lists no robots.txt captures under %s", crawl, crawl_root)
     for path in paths:
-        with open_input(crawl_root, path) as stream:
+        with open_input(crawl_root, path, options) as stream:
             for record in response_records(stream):
                 url = record.headers.get("WARC-Target-URI", "") or ""
                 date = record.headers.get("WARC-Date", "") or ""
@@ -225,11 +228,13 @@ def folder_digest(folder: Path) -> str:
     return digest.hexdigest()[:16]
 
 
-def crawl_hosts(crawl_root: str, crawl: str, shards: Iterable[Shard]) -> set[str]:
+def crawl_hosts(
+    crawl_root: str, crawl: str, shards: Iterable[Shard], options: FetchOptions | None = None
+) -> set[str]:
     """The hosts of a crawl's pages (response records), read from its WARC headers."""
     hosts: set[str] = set()
     for shard in shards:
-        with open_input(crawl_root, shard.path) as stream:
+        with open_input(crawl_root, shard.path, options) as stream:
             for record in response_records(stream):
                 host = host_of(record.headers.get("WARC-Target-URI", "") or "")
                 if host:

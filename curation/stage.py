@@ -14,17 +14,20 @@ from typing import Any, ClassVar
 import pyarrow as pa
 
 from curation.document import Document
+from curation.fetch import FetchOptions
 
 log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
 class RunContext:
-    """What a stage may know about the run: where the crawl lives and where outputs go."""
+    """What a stage may know about the run: where the crawl lives, how to read it, and where
+    outputs go."""
 
     crawl_root: str
     crawl: str
     out: str = ""
+    fetch: FetchOptions | None = None
 
 
 @dataclass

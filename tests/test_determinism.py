@@ -66,7 +66,7 @@ def test_killed_run_resumes_to_the_same_bytes(local_run: Path, tmp_path: Path) -
 def test_a_failed_shard_is_reported_and_retried_by_a_rerun(local_run: Path, tmp_path: Path) -> None:
     root = tmp_path / "root"
     shutil.copytree(SAMPLE_ROOT, root)
-    shards = read_listing(str(root), CRAWL)
+    shards = read_listing(str(root), CRAWL).paths
     missing = root / shards[2]
     hidden = missing.with_name("away")
     missing.rename(hidden)

@@ -33,7 +33,7 @@ def audit(local_run: Path) -> dict[str, dict]:
 
 
 def test_one_audit_row_per_response_record_shard_by_shard(local_run: Path) -> None:
-    shards = read_listing(str(SAMPLE_ROOT), CRAWL)
+    shards = read_listing(str(SAMPLE_ROOT), CRAWL).paths
     assert len(shards) >= 4
     total = 0
     for index, path in enumerate(shards):

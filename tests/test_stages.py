@@ -258,7 +258,7 @@ def test_extract_gives_what_trafilatura_extract_gives_with_the_same_settings(
 ) -> None:
     """The stage builds trafilatura's options once and copies them per page; the text must be
     what trafilatura.extract builds from the same settings for each page."""
-    path = read_listing(str(SAMPLE_ROOT), CRAWL)[0]
+    path = read_listing(str(SAMPLE_ROOT), CRAWL).paths[0]
     with open_input(str(SAMPLE_ROOT), path) as stream:
         pages = read_documents(stream, crawl=CRAWL, shard=path)
         docs = [d for d in pages if d.content_type in HTML_TYPES and d.http_status == 200][:150]
