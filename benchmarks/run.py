@@ -21,6 +21,8 @@ BENCHMARKS = {
     "several text cuts with its accuracy",
     "pii_bench.py": "PII redaction: documents per second per core on 2 KB pages, all five kinds, "
     "with and without the pre-check",
+    "fetch_bench.py": "Fetch and decompress over loopback: heed's reader beside curl | gzip -d "
+    "on the same ~200 MB file, and with faults injected",
     "pipeline_bench.py": "Pipeline vs datatrove: docs/s per core and memory on the sample "
     "crawl and a generated 20,000-record crawl, one and two workers; the floor (decompress, "
     "parse, extract); time per stage; memory against shard size; core-hours per crawl",

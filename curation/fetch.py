@@ -452,7 +452,47 @@ def open_stream(
         raw = _HttpReader(location, options, gate)
     else:
         raw = _FsspecReader(location, options, gate)
-    return io.BufferedReader(raw, _CHUNK)  # type: ignore[return-value]
+    return ForwardStream(io.BufferedReader(raw, _CHUNK))  # type: ignore[return-value]
+
+
+class ForwardStream:
+    """A network file: read, tell and close, but no `seek`. Readers such as fastwarc's seek
+    any stream that has the method; one without it they read straight through."""
+
+    def __init__(self, stream: io.BufferedReader) -> None:
+        self._stream, self._position = stream, 0
+
+    def read(self, size: int = -1) -> bytes:
+        data = self._stream.read(size)
+        self._position += len(data)
+        return data
+
+    def readinto(self, buffer: Any) -> int:
+        n = self._stream.readinto(buffer)
+        self._position += n
+        return n
+
+    def tell(self) -> int:
+        return self._position
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return False
+
+    @property
+    def closed(self) -> bool:
+        return self._stream.closed
+
+    def close(self) -> None:
+        self._stream.close()
+
+    def __enter__(self) -> ForwardStream:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
 def cached(location: str, options: FetchOptions, gate: ConnectionGate | None = None) -> Path:

@@ -34,28 +34,9 @@ def _http_headers(record) -> dict[str, str]:
     return headers
 
 
-class _ReadOnly:
-    """A stream with `read` and `tell` only: fastwarc seeks a stream that has `seek`, which a
-    network stream does not support (fastwarc reads one without `seek` straight through)."""
-
-    def __init__(self, stream: BinaryIO) -> None:
-        self.stream, self.position = stream, 0
-
-    def read(self, n: int = -1) -> bytes:
-        data = self.stream.read(n)
-        self.position += len(data)
-        return data
-
-    def tell(self) -> int:
-        return self.position
-
-
 def response_records(stream: BinaryIO) -> ArchiveIterator:
     """The response records of a WARC stream (gzip or not), HTTP heads not yet parsed: the one
     way heed opens a WARC, for pages and robots.txt captures alike."""
-    seekable = getattr(stream, "seekable", None)
-    if seekable is not None and not seekable():
-        stream = _ReadOnly(stream)  # type: ignore[assignment]
     return ArchiveIterator(
         stream, record_types=WarcRecordType.response, parse_http=False, fsspec_args=False
     )

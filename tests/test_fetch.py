@@ -12,7 +12,7 @@ from typing import Any, ClassVar
 
 import fsspec
 import pytest
-from conftest import CRAWL, SAMPLE_ROOT, output_files, run_heed
+from conftest import CRAWL, REPO, SAMPLE_ROOT, output_files, run_heed
 from fsspec.implementations.local import LocalFileSystem
 
 from curation.config import ConfigError, PipelineConfig
@@ -221,3 +221,12 @@ def same_outputs(out: Path, reference: Path) -> bool:
     assert manifests[0]["inputs"] == manifests[1]["inputs"]
     assert manifests[0]["listing"]["sha256"] == manifests[1]["listing"]["sha256"]
     return True
+
+
+def test_the_common_crawl_config_reads_data_commoncrawl_org() -> None:
+    config = PipelineConfig.load(REPO / "configs" / "commoncrawl.toml")
+    assert config.crawl_root == "https://data.commoncrawl.org/"
+    assert config.fetch_options().connections_per_host >= 1
+    assert [s.name for s in config.build_stages()] == [
+        s.name for s in PipelineConfig.load(REPO / "configs" / "sample.toml").build_stages()
+    ]
