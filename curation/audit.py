@@ -1,4 +1,4 @@
-"""Reading the audit back: why one record was dropped, or kept."""
+"""Reading the audit back: why one record was dropped, or kept, and the whole run at a glance."""
 
 from __future__ import annotations
 
@@ -8,6 +8,8 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.dataset as ds
 
@@ -15,12 +17,17 @@ from curation.output import MANIFEST
 from curation.warc import READ_STAGE
 
 
+def audit_dataset(out: Path) -> ds.Dataset:
+    """The run's audit Parquet files as one dataset; FileNotFoundError if there is none."""
+    folder = out / "audit"
+    if not folder.is_dir() or not any(folder.glob("part-*.parquet")):
+        raise FileNotFoundError(f"no audit under {out}: is it a heed output folder?")
+    return ds.dataset(sorted(folder.glob("part-*.parquet")), format="parquet")
+
+
 def find_records(out: Path, key: str) -> list[dict[str, Any]]:
     """Audit rows whose record_id, url or host equals `key`, in shard and file order."""
-    folder = out / "audit"
-    if not folder.is_dir():
-        raise FileNotFoundError(f"no audit under {out}: is it a heed output folder?")
-    dataset = ds.dataset(folder, format="parquet")
+    dataset = audit_dataset(out)
     match = (pc.field("record_id") == key) | (pc.field("url") == key) | (pc.field("host") == key)
     rows = dataset.to_table(filter=match).to_pylist()
     return sorted(rows, key=lambda r: (r["shard"], r["offset"]))
@@ -93,3 +100,78 @@ def optout_counts(out: Path, top: int = 10) -> dict[str, list[tuple[str, int]]] 
         "agent": sorted(agents.items(), key=lambda kv: (-kv[1], kv[0])),
         "host": hosts.most_common(top),
     }
+
+
+def summary(out: Path) -> dict[str, Any]:
+    """The run's funnel: per stage (in chain order) the records that reached it and what it
+    dropped or failed, by reason and by language; and kept, dropped and error counts per
+    language, per crawl and per shard, with tokens kept. Grouped in Arrow, so a million audit
+    rows take well under a second."""
+    table = audit_dataset(out).to_table(
+        columns=["crawl", "shard", "status", "stage", "reason", "language"]
+    )
+    records = table.num_rows
+    table = table.append_column("n", pa.array(np.ones(records, np.int64)))
+
+    def grouped(keys: list[str]) -> list[dict[str, Any]]:
+        return table.group_by(keys).aggregate([("n", "sum")]).to_pylist()
+
+    outcomes = grouped(["stage", "status", "reason", "language"])
+    stages = [READ_STAGE] + [s["name"] for s in stage_columns(out)]
+    for row in outcomes:  # stages a manifest does not name (a run still going) come last
+        if row["stage"] and row["stage"] not in stages:
+            stages.append(row["stage"])
+    funnel: list[dict[str, Any]] = []
+    reaching = records
+    for stage in stages:
+        here = [r for r in outcomes if r["stage"] == stage]
+        entry: dict[str, Any] = {"stage": stage, "in": reaching, "dropped": {}, "error": {}}
+        by_language: dict[str, int] = {}
+        for row in sorted(here, key=lambda r: (r["status"], r["reason"] or "")):
+            reasons = entry[row["status"]]
+            reasons[row["reason"]] = reasons.get(row["reason"], 0) + row["n_sum"]
+            language = row["language"] or "-"
+            by_language[language] = by_language.get(language, 0) + row["n_sum"]
+        removed = sum(r["n_sum"] for r in here)
+        entry["out"] = reaching - removed
+        entry["by_language"] = dict(sorted(by_language.items(), key=lambda kv: (-kv[1], kv[0])))
+        funnel.append(entry)
+        reaching -= removed
+    return {
+        "records": records,
+        "status": _counts(grouped(["status"]), "status"),
+        "funnel": funnel,
+        "languages": _by(grouped(["language", "status"]), "language", _tokens(out)),
+        "crawls": _by(grouped(["crawl", "status"]), "crawl"),
+        "shards": _by(grouped(["shard", "status"]), "shard"),
+    }
+
+
+def _counts(rows: list[dict[str, Any]], key: str) -> dict[str, int]:
+    return {row[key]: row["n_sum"] for row in sorted(rows, key=lambda r: r[key])}
+
+
+def _by(
+    rows: list[dict[str, Any]], key: str, tokens: dict[str, int] | None = None
+) -> dict[str, dict[str, int]]:
+    """{value: {records, kept, dropped, error[, tokens]}}, most records first."""
+    table: dict[str, dict[str, int]] = {}
+    for row in rows:
+        name = row[key] or "-"
+        entry = table.setdefault(name, {"records": 0, "kept": 0, "dropped": 0, "error": 0})
+        entry[row["status"]] += row["n_sum"]
+        entry["records"] += row["n_sum"]
+    if tokens is not None:
+        for name, entry in table.items():
+            entry["tokens"] = tokens.get(name, 0)
+    return dict(sorted(table.items(), key=lambda kv: (-kv[1]["records"], kv[0])))
+
+
+def _tokens(out: Path) -> dict[str, int]:
+    """Tokens kept per language, from the documents' num_tokens."""
+    files = sorted((out / "documents").glob("part-*.parquet"))
+    if not files:
+        return {}
+    table = ds.dataset(files, format="parquet").to_table(columns=["language", "num_tokens"])
+    rows = table.group_by(["language"]).aggregate([("num_tokens", "sum")]).to_pylist()
+    return {row["language"] or "-": row["num_tokens_sum"] for row in rows}

@@ -36,6 +36,7 @@ class Extract(Stage):
     name: ClassVar[str] = "extract"
     version: ClassVar[str] = "1"
     columns: ClassVar[dict[str, pa.DataType]] = {"extract_chars": pa.int32()}
+    threshold_params: ClassVar[dict[str, str]] = {"extract_chars": "min_chars"}
 
     min_chars: int = 200
     favor_precision: bool = False

@@ -49,6 +49,20 @@ class Stage:
     # A score column whose per-language quantile `heed calibrate` can turn into cutoffs. Such a
     # stage has the parameters `quantile`, `cutoffs` and `score_only` (see curation/calibrate.py).
     quantile_column: ClassVar[str | None] = None
+    # Score column -> the parameter holding its global threshold (per-language overrides live
+    # in the same name plus "s", e.g. threshold / thresholds): for reports and rethreshold.
+    threshold_params: ClassVar[dict[str, str]] = {}
+
+    def thresholds(self) -> dict[str, Any]:
+        """{score column: {"value": global threshold, "by_language": overrides}}."""
+        found = {}
+        for column, param in self.threshold_params.items():
+            overrides = getattr(self, f"{param}s", None)
+            found[column] = {
+                "value": getattr(self, param),
+                "by_language": dict(overrides) if isinstance(overrides, dict) else {},
+            }
+        return found
 
     def prepare(self, context: RunContext) -> None:
         """Driver-side work before any shard runs (building an index the tasks then read)."""

