@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 from collections import Counter
@@ -14,7 +15,8 @@ import pyarrow.compute as pc
 import pyarrow.dataset as ds
 
 from curation.output import MANIFEST
-from curation.warc import READ_STAGE
+from curation.stage import Stage
+from curation.warc import READ_REASONS, READ_STAGE
 
 
 def audit_dataset(out: Path) -> ds.Dataset:
@@ -48,7 +50,8 @@ def _value(value: Any) -> str:
 
 
 def explain(row: dict[str, Any], stages: list[dict[str, Any]]) -> list[str]:
-    """Lines that walk one audit row through the stage chain."""
+    """Lines that walk one audit row through the stage chain: each stage's verdict with the
+    scores it recorded, the reason code's meaning, and the evidence (the detail)."""
     lines = [
         f"record  {row['record_id']}",
         f"url     {row['url']}",
@@ -58,6 +61,9 @@ def explain(row: dict[str, Any], stages: list[dict[str, Any]]) -> list[str]:
     ]
     if row["stage"] == READ_STAGE:
         lines.append(f"  read        error  {row['reason']}: {row['detail']}")
+        meaning = READ_REASONS.get(row["reason"] or "")
+        if meaning:
+            lines.append(f"              ({meaning})")
         return lines
     reached = True
     for stage in stages:
@@ -67,15 +73,37 @@ def explain(row: dict[str, Any], stages: list[dict[str, Any]]) -> list[str]:
         )
         if name == "language" and row.get("language"):
             scores = f"language={row['language']}, {scores}"
+        meaning = None
         if not reached:
             verdict = "not reached"
         elif row["stage"] == name:
             verdict = f"{row['status']}  {row['reason']}: {row['detail']}"
+            meaning = reason_meaning(stage, row["reason"])
             reached = False
         else:
             verdict = "passed"
         lines.append(f"  {name:<11} {verdict}" + (f"  [{scores}]" if scores else ""))
+        if meaning:
+            lines.append(f"              ({meaning})")
     return lines
+
+
+def reason_meaning(stage: dict[str, Any], code: str) -> str | None:
+    """What a stage's reason code means, from the stage's class (named in the manifest)."""
+    cls = _stage_class(stage.get("class", ""))
+    return cls.reason_meaning(code) if cls is not None else None
+
+
+@functools.cache
+def _stage_class(dotted: str) -> type[Stage] | None:
+    """The class a manifest names (cached: finding a plug-in reads the entry points)."""
+    from curation.config import ConfigError, stage_class
+
+    module, _, name = dotted.rpartition(".")
+    try:
+        return stage_class(f"{module}:{name}")
+    except ConfigError:  # a plug-in no longer installed: the code alone must do
+        return None
 
 
 def optout_counts(out: Path, top: int = 10) -> dict[str, list[tuple[str, int]]] | None:
@@ -175,3 +203,27 @@ def _tokens(out: Path) -> dict[str, int]:
     table = ds.dataset(files, format="parquet").to_table(columns=["language", "num_tokens"])
     rows = table.group_by(["language"]).aggregate([("num_tokens", "sum")]).to_pylist()
     return {row["language"] or "-": row["num_tokens_sum"] for row in rows}
+
+
+TABLES = ("audit", "documents", "tokens")
+
+
+def sql(out: Path, query: str) -> pa.Table:
+    """A DuckDB query over the run's Parquet files, as the tables `audit`, `documents` and
+    `tokens` (views: nothing is loaded until the query reads it)."""
+    import duckdb
+
+    connection = duckdb.connect()
+    found = False
+    for name in TABLES:
+        files = sorted(str(p) for p in (out / name).glob("part-*.parquet"))
+        if files:
+            listed = ", ".join("'" + f.replace("'", "''") + "'" for f in files)
+            connection.execute(f"CREATE VIEW {name} AS SELECT * FROM read_parquet([{listed}])")
+            found = True
+    if not found:
+        raise FileNotFoundError(f"no audit, documents or tokens under {out}")
+    try:
+        return connection.sql(query).to_arrow_table()
+    except duckdb.Error as exc:
+        raise ValueError(f"SQL error: {exc}") from None

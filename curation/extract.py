@@ -37,6 +37,11 @@ class Extract(Stage):
     version: ClassVar[str] = "1"
     columns: ClassVar[dict[str, pa.DataType]] = {"extract_chars": pa.int32()}
     threshold_params: ClassVar[dict[str, str]] = {"extract_chars": "min_chars"}
+    reasons: ClassVar[dict[str, str]] = {
+        "not_html": "the response is not an HTML page (by its Content-Type)",
+        "http_status": "the response status is not 200",
+        "too_short": "the extracted text is shorter than min_chars",
+    }
 
     min_chars: int = 200
     favor_precision: bool = False

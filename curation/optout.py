@@ -197,6 +197,16 @@ class OptOut(Stage):
         "robots_sha256": pa.string(),
         "robots_captured": pa.string(),
     }
+    reasons: ClassVar[dict[str, str]] = {
+        "robots_disallow": "the host's robots.txt (as captured) disallows this URL to at least "
+        "one of the listed AI agents",
+        "robots_unavailable": "the host's robots.txt answered with a status that counts as "
+        "'disallow all' under the unavailable/unreachable settings",
+        "robots_domain": "mode = domain: another host of the same registrable domain opts out",
+        "tdm_reservation": "text-and-data mining reserved: TDMRep header, <meta> or "
+        "/.well-known/tdmrep.json",
+        "noai": 'noai in X-Robots-Tag or <meta name="robots">',
+    }
 
     agents: list[str] = field(default_factory=lambda: list(APERTUS_AGENTS))
     # Where robots.txt comes from, first match wins: snapshot folders from `heed robots build`;

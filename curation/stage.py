@@ -17,6 +17,10 @@ from curation.document import Document
 from curation.fetch import FetchOptions
 
 log = logging.getLogger(__name__)
+STAGE_REASONS = {
+    "stage_exception": "the stage raised an error on this record (the detail names it); the "
+    "other records of the batch went on",
+}
 
 
 @dataclass(frozen=True)
@@ -52,8 +56,16 @@ class Stage:
     # Score column -> the parameter holding its global threshold (per-language overrides live
     # in the same name plus "s", e.g. threshold / thresholds): for reports and rethreshold.
     threshold_params: ClassVar[dict[str, str]] = {}
+    # Every reason code the stage may drop or fail a record with -> what it means (audit
+    # explain prints it). STAGE_REASONS apply to every stage.
+    reasons: ClassVar[dict[str, str]] = {}
 
-    def thresholds(self) -> dict[str, Any]:
+    @classmethod
+    def reason_meaning(cls, code: str) -> str | None:
+        """What a reason code of this stage means; None for a code it never gives."""
+        return cls.reasons.get(code) or STAGE_REASONS.get(code)
+
+    def threshold_values(self) -> dict[str, Any]:
         """{score column: {"value": global threshold, "by_language": overrides}}."""
         found = {}
         for column, param in self.threshold_params.items():

@@ -45,6 +45,9 @@ class Tokenize(Stage):
     name: ClassVar[str] = "tokenize"
     version: ClassVar[str] = "1"
     columns: ClassVar[dict[str, pa.DataType]] = {"num_tokens": pa.int32()}
+    reasons: ClassVar[dict[str, str]] = {
+        "too_few_tokens": "fewer than min_tokens tokens besides BOS and EOS",
+    }
     path_params: ClassVar[tuple[str, ...]] = ("tokenizer",)
 
     tokenizer: str = ""  # a tekken JSON file; empty = Mistral-Nemo's from mistral-common

