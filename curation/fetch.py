@@ -187,11 +187,45 @@ def _retry_after(value: str | None) -> float | None:
     return max(0.0, when.timestamp() - time.time())
 
 
+class _Resumable(io.RawIOBase):
+    """What both readers share: the retry budget, the bytes received so far, the file's size
+    once known, and the host's connection slot, held from open to close."""
+
+    def __init__(
+        self,
+        url: str,
+        options: FetchOptions,
+        host: str,
+        gate: ConnectionGate | None,
+        sleep: Callable[[float], None],
+    ) -> None:
+        super().__init__()
+        self.url, self.options = url, options
+        self._retry = _Retry(url, options, sleep)
+        self._received = 0
+        self._total: int | None = None  # the whole file's size, once the source says it
+        self._done = False
+        self._held = (gate or process_gate(options.connections_per_host)).hold(host)
+        self._held.__enter__()
+
+    def readable(self) -> bool:
+        return True
+
+    def _drop(self) -> None:
+        """Let go of the current connection or file (a retry opens a new one)."""
+
+    def close(self) -> None:
+        if not self.closed:
+            self._drop()
+            self._held.__exit__(None, None, None)
+        super().close()
+
+
 # --------------------------------------------------------------------------------------------
 # HTTP(S)
 
 
-class _HttpReader(io.RawIOBase):
+class _HttpReader(_Resumable):
     """A file over HTTP(S) as a raw stream that resumes by byte range (see the module doc)."""
 
     def __init__(
@@ -201,30 +235,16 @@ class _HttpReader(io.RawIOBase):
         gate: ConnectionGate | None = None,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
-        super().__init__()
         parts = urllib.parse.urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ValueError(f"not an http(s) URL: {url}")
-        self.url, self.options = url, options
         self._https = parts.scheme == "https"
         self._host = parts.hostname
         self._port = parts.port or (443 if self._https else 80)
         self._target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-        self._retry = _Retry(url, options, sleep)
-        self._received = 0
-        self._total: int | None = None  # the whole file's size, once an answer says it
         self._conn: http.client.HTTPConnection | None = None
         self._response: http.client.HTTPResponse | None = None
-        self._done = False
-        self._held = (gate or process_gate(options.connections_per_host)).hold(self._host)
-        self._held.__enter__()
-
-    def readable(self) -> bool:
-        return True
-
-    @property
-    def size(self) -> int | None:
-        return self._total
+        super().__init__(url, options, self._host, gate, sleep)
 
     def readinto(self, buffer: Any) -> int:
         while not self._done:
@@ -330,12 +350,6 @@ class _HttpReader(io.RawIOBase):
             self._conn.close()
         self._conn = self._response = None
 
-    def close(self) -> None:
-        if not self.closed:
-            self._drop()
-            self._held.__exit__(None, None, None)
-        super().close()
-
 
 def _total_of(content_range: str | None) -> int | None:
     """The total in `Content-Range: bytes */TOTAL` (a 416's) or `bytes A-B/TOTAL`."""
@@ -356,7 +370,7 @@ def _describe(exc: BaseException) -> str:
 # fsspec (s3://, gs://, file://, ...)
 
 
-class _FsspecReader(io.RawIOBase):
+class _FsspecReader(_Resumable):
     """A file through fsspec as a raw stream: on an error it is reopened at the next byte."""
 
     def __init__(
@@ -366,29 +380,15 @@ class _FsspecReader(io.RawIOBase):
         gate: ConnectionGate | None = None,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
-        super().__init__()
         import fsspec.core
 
-        self.url, self.options = url, options
         storage = dict(options.storage_options)
         if url.startswith("s3://"):
             storage.setdefault("anon", True)  # Common Crawl's bucket is public
         self._fs, self._path = fsspec.core.url_to_fs(url, **storage)
-        self._retry = _Retry(url, options, sleep)
-        self._received = 0
-        self._total: int | None = None
         self._file: Any = None
-        self._done = False
         host = urllib.parse.urlsplit(url).netloc or url.split("://", 1)[0]
-        self._held = (gate or process_gate(options.connections_per_host)).hold(host)
-        self._held.__enter__()
-
-    def readable(self) -> bool:
-        return True
-
-    @property
-    def size(self) -> int | None:
-        return self._total
+        super().__init__(url, options, host, gate, sleep)
 
     def readinto(self, buffer: Any) -> int:
         view = memoryview(buffer).cast("B")
@@ -404,7 +404,7 @@ class _FsspecReader(io.RawIOBase):
             except (FileNotFoundError, PermissionError, IsADirectoryError) as exc:
                 raise FetchError(self.url, _describe(exc)) from exc
             except Exception as exc:  # each backend raises its own kinds of errors
-                self._reopen()
+                self._drop()
                 self._retry.failed(f"read failed at byte {self._received:,}: {_describe(exc)}")
                 continue
             if data:
@@ -412,24 +412,18 @@ class _FsspecReader(io.RawIOBase):
                 self._received += len(data)
                 self._retry.progressed()
                 return len(data)
-            self._reopen()
+            self._drop()
             if self._total is None or self._received >= self._total:
                 self._done = True
                 break
             self._retry.failed(f"file ended at byte {self._received:,} of {self._total:,}")
         return 0
 
-    def _reopen(self) -> None:
+    def _drop(self) -> None:
         if self._file is not None:
             with contextlib.suppress(Exception):  # a broken file may fail to close too
                 self._file.close()
         self._file = None
-
-    def close(self) -> None:
-        if not self.closed:
-            self._reopen()
-            self._held.__exit__(None, None, None)
-        super().close()
 
 
 # --------------------------------------------------------------------------------------------
