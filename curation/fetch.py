@@ -187,6 +187,10 @@ def _retry_after(value: str | None) -> float | None:
     return max(0.0, when.timestamp() - time.time())
 
 
+class _Transient(Exception):
+    """A read error worth retrying (a reset, a timeout, a backend's hiccup)."""
+
+
 class _Resumable(io.RawIOBase):
     """What both readers share: the retry budget, the bytes received so far, the file's size
     once known, and the host's connection slot, held from open to close."""
@@ -210,6 +214,35 @@ class _Resumable(io.RawIOBase):
 
     def readable(self) -> bool:
         return True
+
+    def readinto(self, buffer: Any) -> int:
+        while not self._done:
+            try:
+                n = self._read_some(buffer)
+            except _Transient as exc:
+                self._drop()
+                if self._total is not None and self._received >= self._total:
+                    self._done = True  # all there; the source only ended untidily
+                    break
+                self._retry.failed(f"read failed at byte {self._received:,}: {exc}")
+                continue
+            if n is None:  # (re)connected: read again
+                continue
+            if n:
+                self._received += n
+                self._retry.progressed()
+                return n
+            self._drop()
+            if self._total is None or self._received >= self._total:
+                self._done = True
+                break
+            self._retry.failed(f"the data ended at byte {self._received:,} of {self._total:,}")
+        return 0
+
+    def _read_some(self, buffer: Any) -> int | None:
+        """Bytes into `buffer` from the current connection or file (0: it ended; None: one
+        was opened just now); `_Transient` for an error worth retrying."""
+        raise NotImplementedError
 
     def _drop(self) -> None:
         """Let go of the current connection or file (a retry opens a new one)."""
@@ -246,30 +279,14 @@ class _HttpReader(_Resumable):
         self._response: http.client.HTTPResponse | None = None
         super().__init__(url, options, self._host, gate, sleep)
 
-    def readinto(self, buffer: Any) -> int:
-        while not self._done:
-            if self._response is None:
-                self._request()
-                continue
-            try:
-                n = self._response.readinto(buffer)
-            except (OSError, http.client.HTTPException) as exc:
-                self._drop()
-                if self._total is not None and self._received >= self._total:
-                    self._done = True  # all there; the server only closed untidily
-                    break
-                self._retry.failed(f"read failed at byte {self._received:,}: {_describe(exc)}")
-                continue
-            if n:
-                self._received += n
-                self._retry.progressed()
-                return n
-            self._drop()
-            if self._total is None or self._received >= self._total:
-                self._done = True
-                break
-            self._retry.failed(f"body ended at byte {self._received:,} of {self._total:,}")
-        return 0
+    def _read_some(self, buffer: Any) -> int | None:
+        if self._response is None:
+            self._request()
+            return None
+        try:
+            return self._response.readinto(buffer)
+        except (OSError, http.client.HTTPException) as exc:
+            raise _Transient(_describe(exc)) from exc
 
     def _request(self) -> None:
         """Open a response that starts at the next byte wanted, waiting as the policy says."""
@@ -390,34 +407,22 @@ class _FsspecReader(_Resumable):
         host = urllib.parse.urlsplit(url).netloc or url.split("://", 1)[0]
         super().__init__(url, options, host, gate, sleep)
 
-    def readinto(self, buffer: Any) -> int:
+    def _read_some(self, buffer: Any) -> int | None:
         view = memoryview(buffer).cast("B")
-        while not self._done:
-            try:
-                if self._file is None:
-                    if self._total is None:
-                        self._total = self._fs.size(self._path)
-                    self._file = self._fs.open(self._path, "rb")
-                    if self._received:
-                        self._file.seek(self._received)
-                data = self._file.read(len(view))
-            except (FileNotFoundError, PermissionError, IsADirectoryError) as exc:
-                raise FetchError(self.url, _describe(exc)) from exc
-            except Exception as exc:  # each backend raises its own kinds of errors
-                self._drop()
-                self._retry.failed(f"read failed at byte {self._received:,}: {_describe(exc)}")
-                continue
-            if data:
-                view[: len(data)] = data
-                self._received += len(data)
-                self._retry.progressed()
-                return len(data)
-            self._drop()
-            if self._total is None or self._received >= self._total:
-                self._done = True
-                break
-            self._retry.failed(f"file ended at byte {self._received:,} of {self._total:,}")
-        return 0
+        try:
+            if self._file is None:
+                if self._total is None:
+                    self._total = self._fs.size(self._path)
+                self._file = self._fs.open(self._path, "rb")
+                if self._received:
+                    self._file.seek(self._received)
+            data = self._file.read(len(view))
+        except (FileNotFoundError, PermissionError, IsADirectoryError) as exc:
+            raise FetchError(self.url, _describe(exc)) from exc
+        except Exception as exc:  # each backend raises its own kinds of errors
+            raise _Transient(_describe(exc)) from exc
+        view[: len(data)] = data
+        return len(data)
 
     def _drop(self) -> None:
         if self._file is not None:
