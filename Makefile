@@ -27,7 +27,7 @@ setup: $(STAMP)
 # Reinstalls only when the dependency pins change; the project itself is installed editable.
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install -q --disable-pip-version-check -c constraints.txt -e '.[test]'
+	$(BIN)/python -m pip install -q --disable-pip-version-check -c constraints.txt -e '.[test,train]'
 	touch $(STAMP)
 
 corpus: setup
