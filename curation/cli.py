@@ -10,6 +10,7 @@ import time
 from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any
 
@@ -595,6 +596,11 @@ def parser() -> argparse.ArgumentParser:
     )
     again.add_argument("--out", dest="new", required=True, help="the new folder to write")
     again.set_defaults(func=cmd_audit_rethreshold)
+
+    # Commands other packages add (the trainer's `heed train`): entry points in the group
+    # heed.commands, each a function given the subparsers; curation never imports them by name.
+    for entry in sorted(entry_points(group="heed.commands"), key=lambda e: e.name):
+        entry.load()(commands)
 
     report = commands.add_parser("report", help="one self-contained HTML page for a run")
     report.add_argument("out", help="a heed output folder")
