@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import codecs
+import contextlib
 import copy
 import re
+import signal
+import threading
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -31,6 +35,31 @@ def decode_html(payload: bytes, content_type_header: str) -> str | bytes:
     return payload
 
 
+class ExtractTimeout(Exception):
+    """Extraction of one page ran past its time limit."""
+
+
+@contextlib.contextmanager
+def time_limit(seconds: float) -> Iterator[None]:
+    """Raise ExtractTimeout in this thread after `seconds` (SIGALRM; Python code is stopped at
+    its next bytecode, a long C call when it returns). Only the main thread gets signals, so
+    elsewhere (and for 0) there is no limit; shard tasks run in their worker's main thread."""
+    if seconds <= 0 or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def expire(signum: int, frame: object) -> None:
+        raise ExtractTimeout
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
 @dataclass
 class Extract(Stage):
     name: ClassVar[str] = "extract"
@@ -41,12 +70,18 @@ class Extract(Stage):
         "not_html": "the response is not an HTML page (by its Content-Type)",
         "http_status": "the response status is not 200",
         "too_short": "the extracted text is shorter than min_chars",
+        "too_large": "the page is larger than max_bytes (never parsed: memory stays bounded)",
+        "extract_timeout": "extraction ran past timeout seconds and was stopped",
     }
 
     min_chars: int = 200
     favor_precision: bool = False
     include_tables: bool = True
     include_comments: bool = False
+    # The guard: one pathological page must not stall or kill a shard. Parsing holds a tree of
+    # several times the page's size, so the size cap bounds memory; the timer bounds time.
+    max_bytes: int = 10_000_000
+    timeout: float = 30.0  # seconds per page; 0 = no limit
 
     def options(self, url: str) -> Extractor:
         """trafilatura's options for one page: what `trafilatura.extract(page, url=url,
@@ -76,11 +111,19 @@ class Extract(Stage):
             if doc.http_status != 200:
                 doc.drop(self.name, "http_status", f"HTTP {doc.http_status}")
                 continue
-            text = trafilatura.extract(
-                decode_html(doc.payload, doc.http_headers.get("content-type", "")),
-                url=doc.url,
-                options=self.options(doc.url),
-            )
+            if len(doc.payload) > self.max_bytes:
+                doc.drop(self.name, "too_large", f"{len(doc.payload):,} bytes > {self.max_bytes:,}")
+                continue
+            try:
+                with time_limit(self.timeout):
+                    text = trafilatura.extract(
+                        decode_html(doc.payload, doc.http_headers.get("content-type", "")),
+                        url=doc.url,
+                        options=self.options(doc.url),
+                    )
+            except ExtractTimeout:
+                doc.drop(self.name, "extract_timeout", f"stopped after {self.timeout:g} s")
+                continue
             doc.text = text or ""
             doc.scores["extract_chars"] = len(doc.text)
             if len(doc.text) < self.min_chars:

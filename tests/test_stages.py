@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import io
+import time
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -281,3 +282,33 @@ def test_extract_gives_what_trafilatura_extract_gives_with_the_same_settings(
     texts = [d.text or "" for d in docs]
     assert sum(bool(t) for t in texts) > 100
     assert texts == expected
+
+
+def test_extraction_guard_bounds_size_and_time() -> None:
+    """A page over max_bytes is never parsed; one whose extraction runs past the timeout is
+    stopped and audited as such; the pages beside them are extracted as usual."""
+    paragraph = "<p>" + "Ein ganz gewöhnlicher Satz über das Wetter und die Stadt. " * 8 + "</p>"
+    normal = f"<html><body><article>{paragraph * 5}</article></body></html>".encode()
+    huge = f"<html><body>{paragraph * 40_000}</body></html>".encode()  # ~20 MB
+    many = "".join(
+        f"<div><p>Absatz {i}: ein gewöhnlicher Satz über das Wetter {i * 7} und die Stadt "
+        f"{i * 13}.</p><a href='/x{i}'>link {i}</a></div>"
+        for i in range(8000)
+    )
+    slow = f"<html><body><article>{many}</article></body></html>"  # ~1 s to extract here
+    headers = {"content-type": "text/html; charset=utf-8"}
+    docs = [
+        doc(url=f"https://example.org/{i}", payload=page, http_status=200, http_headers=headers)
+        for i, page in enumerate([normal, huge, slow.encode(), normal])
+    ]
+    started = time.monotonic()
+    Extract(timeout=0.2).process(docs)
+    assert time.monotonic() - started < 10
+    assert [d.reason for d in docs] == [None, "too_large", "extract_timeout", None]
+    assert docs[0].text and docs[0].text == docs[3].text
+    assert docs[1].detail == f"{len(huge):,} bytes > 10,000,000"
+    assert docs[2].detail == "stopped after 0.2 s"
+    unbounded = [doc(url="https://example.org/s", payload=slow.encode(), http_status=200,
+                     http_headers=headers)]  # fmt: skip
+    Extract(timeout=0).process(unbounded)  # no limit: it finishes, however long it takes
+    assert unbounded[0].reason is None and len(unbounded[0].text) > 100_000
