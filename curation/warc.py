@@ -22,7 +22,12 @@ READ_REASONS = {
     "bad_http": "the record's HTTP response head does not parse",
     "unreadable_stream": "the WARC file broke here (truncated or damaged gzip); the records "
     "before were read",
+    "record_too_large": "the record's block is larger than MAX_RECORD_BYTES: skipped unread, "
+    "so a decompression bomb costs no memory",
 }
+# Larger records are skipped without being held in memory (Common Crawl truncates payloads at
+# 1 MiB; 64 MiB leaves room for other crawls and is still safe to hold).
+MAX_RECORD_BYTES = 64 * 1024 * 1024
 
 
 def host_of(url: str) -> str:
@@ -67,6 +72,12 @@ def read_documents(
                 offset=position,
                 warc_date=record.headers.get("WARC-Date", "") or "",
             )
+            if record.content_length > MAX_RECORD_BYTES:
+                size = f"{record.content_length:,} bytes > {MAX_RECORD_BYTES:,}"
+                doc.fail(READ_STAGE, "record_too_large", size)
+                record.reader.consume()  # streamed through, never held
+                yield doc
+                continue
             if (
                 verify_digests
                 and record.headers.get("WARC-Block-Digest")

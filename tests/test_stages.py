@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import io
 import time
+import tracemalloc
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -312,3 +313,23 @@ def test_extraction_guard_bounds_size_and_time() -> None:
                      http_headers=headers)]  # fmt: skip
     Extract(timeout=0).process(unbounded)  # no limit: it finishes, however long it takes
     assert unbounded[0].reason is None and len(unbounded[0].text) > 100_000
+
+
+def test_a_decompression_bomb_record_is_skipped_unread() -> None:
+    """A record whose block is over MAX_RECORD_BYTES (here 100 MB of zeros gzipped to ~100 KB)
+    is an error row, streamed through without being held; the records around it are read."""
+    bomb = b"<p>" + bytes(100 * 1024 * 1024) + b"</p>"
+    data = _warc(
+        [("https://a.org/1", b"<p>first</p>", False), ("https://a.org/bomb", bomb, False),
+         ("https://a.org/3", b"<p>third</p>", False)]
+    )  # fmt: skip
+    assert len(data) < 1_000_000
+    del bomb
+    tracemalloc.start()
+    docs = list(read_documents(io.BytesIO(data), crawl="C", shard="s"))
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert [d.status for d in docs] == [Status.KEPT, Status.ERROR, Status.KEPT]
+    assert docs[1].reason == "record_too_large" and docs[1].url == "https://a.org/bomb"
+    assert docs[1].payload == b"" and docs[2].payload == b"<p>third</p>"
+    assert peak < 20 * 1024 * 1024
