@@ -64,7 +64,7 @@ def build_manifest(
         "stages": [stage.describe() for stage in stages],
         "stages_sha256": stages_digest(config, stages),
         # Each stage's thresholds by score column (for reports; the params above rule).
-        "thresholds": {s.name: s.thresholds() for s in stages if s.threshold_params},
+        "thresholds": {s.name: s.threshold_table() for s in stages if s.threshold_params},
         # The file and hash of the tokenizer behind tokens/, for the trainer to check.
         "tokenizer": next((s.assets() for s in stages if s.name == "tokenize"), None),
         # The sample measurement behind quantile cutoffs (the cutoffs are in the config).

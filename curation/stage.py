@@ -53,8 +53,10 @@ class Stage:
     # in the same name plus "s", e.g. threshold / thresholds): for reports and rethreshold.
     threshold_params: ClassVar[dict[str, str]] = {}
 
-    def thresholds(self) -> dict[str, Any]:
-        """{score column: {"value": global threshold, "by_language": overrides}}."""
+    def threshold_table(self) -> dict[str, Any]:
+        """{score column: {"value": global threshold, "by_language": overrides}}. Not named
+        `thresholds`: that is a stage parameter (toxicity's per-language overrides), and a
+        dataclass field of that name would shadow the method."""
         found = {}
         for column, param in self.threshold_params.items():
             overrides = getattr(self, f"{param}s", None)
