@@ -22,7 +22,17 @@ CORPUS_ARGS := $(CONFIG) \
 
 .PHONY: setup corpus test lint bench sample clean
 
+# tests/test_report.py opens the run report in Debian's headless chromium: installed here when
+# missing (as root, else through sudo); without apt-get, say so and go on.
 setup: $(STAMP)
+	@command -v chromium >/dev/null || { \
+	  if ! command -v apt-get >/dev/null; then \
+	    echo "chromium not found and no apt-get here: tests/test_report.py needs Debian's chromium (/usr/bin/chromium)" >&2; \
+	  elif [ "$$(id -u)" = 0 ]; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; \
+	  else \
+	    sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; \
+	  fi; }
 
 # Reinstalls only when the dependency pins change; the project itself is installed editable.
 $(STAMP): pyproject.toml constraints.txt
