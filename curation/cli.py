@@ -292,6 +292,11 @@ def cmd_corpus(args: argparse.Namespace) -> int:
         manifest = build_manifest(config, run.stages, run.markers, calibration, run.listing)
         write_manifest(out, manifest)
     console.print(summarize(run.markers, run.result.failed, [s.name for s in run.stages]))
+    if run.markers:
+        from curation.report import write_report
+
+        report = write_report(out)  # also after failures: what is done so far
+        console.print(escape(f"report: {report}"))
     timings = timing_table(run.result.markers)
     if timings is not None:
         console.print(timings)

@@ -696,10 +696,13 @@ def render_report(out: Path) -> str:
 
 def write_report(out: Path, path: Path | None = None) -> Path:
     """Render the report of `out` to `path` (default `out/report.html`) under a temporary name
-    renamed into place, so a reader never sees half a page; returns the path."""
+    renamed into place, so a reader never sees half a page; returns the path. The same page
+    already there is left alone (a rerun of a finished run rewrites nothing)."""
     out = Path(out)
     path = Path(path) if path is not None else out / REPORT
     page = render_report(out)
+    if path.is_file() and path.read_text(encoding="utf-8") == page:
+        return path
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp")
     tmp.write_text(page, encoding="utf-8")

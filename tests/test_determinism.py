@@ -87,8 +87,8 @@ def test_a_failed_shard_is_reported_and_retried_by_a_rerun(local_run: Path, tmp_
     run_heed("corpus", "--executor", "local", "--crawl-root", str(root), "--out", str(out))
     clean, after = output_files(local_run), output_files(out)
     assert sorted(clean) == sorted(after)
-    # The manifest names the crawl root; every data file and marker is the same.
-    assert [n for n in clean if clean[n] != after[n]] == ["manifest.json"]
+    # The manifest and the report name the crawl root; every data file and marker is the same.
+    assert [n for n in clean if clean[n] != after[n]] == ["manifest.json", "report.html"]
 
 
 def test_a_rerun_with_other_settings_is_refused_not_mixed(local_run: Path, tmp_path: Path) -> None:
