@@ -8,11 +8,11 @@ Common Crawl gzips each record as its own gzip member, and the reader works memb
 bytes that are not a gzip member (garbage between records) and a member that does not
 decompress (a truncated or damaged one) are skipped up to the next member that holds a WARC
 record, and the skipped span is one `error` row with its byte offset, so damage costs the
-damaged bytes only, never the good records after them. A WARC that is not gzipped, or gzipped
-whole as one member, is read straight through instead: damage there ends the file
-(`unreadable_stream`). A file in which no WARC record can be found at all (an error page
-stored in its place, an empty file) is not a shard to audit record by record: reading it
-raises `NotAWarc`, and the shard fails as a whole.
+damaged bytes only, never the good records after them. A WARC that is not gzipped (it starts
+with `WARC/`), or gzipped whole as one member, is read straight through instead: damage there
+ends the file (`unreadable_stream`). A file in which no WARC record can be found at all (an
+error page stored in its place, an empty file) is not a shard to audit record by record:
+reading it raises `NotAWarc`, and the shard fails as a whole.
 """
 
 from __future__ import annotations
@@ -421,9 +421,10 @@ def read_documents(
     no WARC record at all."""
     options = {"crawl": crawl, "shard": shard, "verify_digests": verify_digests}
     window = _Window(stream)
-    if window.get(0, len(GZIP_MAGIC)) != GZIP_MAGIC:
+    if window.get(0, 5) == b"WARC/":  # not gzipped: read straight through
         yield from _read_through(window, 0, **options)
         return
+    # Gzipped (garbage before the first member included): member by member.
     pos, found = 0, False
     while not window.at_end(pos):
         if window.get(pos, pos + len(GZIP_MAGIC)) != GZIP_MAGIC:

@@ -786,7 +786,7 @@ def test_a_full_disk_fails_the_shard_marks_nothing_and_a_rerun_with_space_finish
 def test_reader_resynchronises_after_every_kind_of_damage() -> None:
     """The reader on its own, one damage at a time between two good records: the good ones
     are always read; the damage is one error row at its offset."""
-    from curation.warc import read_documents
+    from curation.warc import NotAWarc, read_documents
 
     def record(n: int, delta: int = 0) -> bytes:
         block = b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\n\r\n<p>page %d</p>" % n
@@ -811,3 +811,13 @@ def test_reader_resynchronises_after_every_kind_of_damage() -> None:
         docs = list(read_documents(io.BytesIO(one + damage + two), crawl="C", shard="s"))
         assert [d.record_id for d in docs if d.reason is None] == ["<urn:r1>", "<urn:r2>"]
         assert [(d.offset, d.reason) for d in docs if d.reason] == [(len(one), reason)]
+    # Damage before the first record, and a file that ends in garbage.
+    junk = b"\x00junk"
+    docs = list(read_documents(io.BytesIO(junk + one + two + junk), crawl="C", shard="s"))
+    offsets = [0, len(junk), len(junk + one), len(junk + one + two)]
+    reasons = ["garbage_bytes", None, None, "garbage_bytes"]
+    assert [(d.offset, d.reason) for d in docs] == list(zip(offsets, reasons, strict=True))
+    # Nothing readable at all: the shard fails as a whole.
+    for nothing in (b"", b"<html>503</html>", gzip.compress(b"<html>503</html>")):
+        with pytest.raises(NotAWarc):
+            list(read_documents(io.BytesIO(nothing), crawl="C", shard="s"))
