@@ -6,6 +6,7 @@ its error and the others go on.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import threading
@@ -88,11 +89,13 @@ class RayGate:
     curation.fetch.ConnectionGate): slots live in one actor; a holder renews its lease while
     it reads, so a slot held by a worker that died comes free after `lease_seconds`."""
 
-    def __init__(self, per_host: int, lease_seconds: float = 60.0) -> None:
+    def __init__(
+        self, per_host: int, lease_seconds: float = 60.0, options: dict[str, Any] | None = None
+    ) -> None:
         import ray
 
         self.per_host, self.lease_seconds = per_host, lease_seconds
-        self.slots = ray.remote(num_cpus=0)(_Slots).remote(per_host)
+        self.slots = ray.remote(num_cpus=0)(_Slots).options(**(options or {})).remote(per_host)
 
     @contextmanager
     def hold(self, host: str) -> Iterator[None]:
@@ -157,6 +160,17 @@ def run_ray(
 ) -> RunResult:
     _ray_init(address)
     import ray
+    from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+    # The run's actors live on the driver's own node: they share its fate, and a worker node
+    # that is lost mid-run (removed, crashed) costs only the shard tasks it ran, which Ray runs
+    # again elsewhere (max_retries). Without a CPU of their own they never wait for a free one.
+    here = {
+        "num_cpus": 0,
+        "scheduling_strategy": NodeAffinitySchedulingStrategy(
+            ray.get_runtime_context().get_node_id(), soft=False
+        ),
+    }
 
     @ray.remote
     class RecordCounter:
@@ -170,8 +184,8 @@ def run_ray(
             count, self.count = self.count, 0
             return count
 
-    counter = RecordCounter.remote()
-    gate = RayGate(config.fetch_options().connections_per_host)
+    counter = RecordCounter.options(**here).remote()
+    gate = RayGate(config.fetch_options().connections_per_host, options=here)
 
     def task(cfg: PipelineConfig, shard: Shard, out_dir: str, gate: RayGate) -> dict[str, Any]:
         logging.basicConfig(level=logging.WARNING)
@@ -183,7 +197,8 @@ def run_ray(
     result = RunResult()
     while pending:
         ready, _ = ray.wait(list(pending), num_returns=1, timeout=0.5)
-        progress.records(ray.get(counter.take.remote()))
+        with contextlib.suppress(ray.exceptions.RayActorError):  # progress lost, not the run
+            progress.records(ray.get(counter.take.remote()))
         for ref in ready:
             shard = pending.pop(ref)
             try:

@@ -9,14 +9,17 @@ OUT/failed/part-NNNNN.json         a shard that failed (its error), until a run 
 OUT/manifest.json                  config, versions, model hashes, inputs with checksums
 ```
 Each file is written under a hidden temporary name and renamed into place; the marker comes
-after all three, so a shard without a marker is redone from scratch on the next run.
+after all three, so a shard without a marker is redone from scratch on the next run. A file
+that can be seen is complete; a shard is done when its marker is there.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -139,9 +142,25 @@ def read_failures(out: Path) -> dict[str, dict[str, Any]]:
 def write_json_atomic(path: Path, data: dict[str, Any]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n")
-    _fsync(tmp)
-    os.replace(tmp, path)
+    try:
+        tmp.write_text(json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n")
+        _fsync(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)  # a full disk leaves no half-written file behind
+        raise
+
+
+def _temporary(final: Path) -> Path:
+    """A hidden name of one writer's own for `final`: an attempt at a shard that is still
+    running somewhere (a worker the driver gave up on) never writes into this one's file."""
+    return final.with_name(f".{final.name}.{os.getpid()}-{uuid.uuid4().hex[:8]}.tmp")
+
+
+def _remove_stale(final: Path) -> None:
+    """Temporaries of earlier attempts at `final` (killed ones leave theirs behind)."""
+    for stale in final.parent.glob(f".{final.name}.*tmp"):
+        stale.unlink(missing_ok=True)
 
 
 class ShardWriter:
@@ -157,13 +176,19 @@ class ShardWriter:
         self.out, self.part = out, part
         self.schemas = schemas(score_columns, metadata)
         self.final = {kind: out / kind / f"{part}.parquet" for kind in KINDS}
-        self.tmp = {kind: path.with_name(f".{path.name}.tmp") for kind, path in self.final.items()}
+        self.tmp = {kind: _temporary(path) for kind, path in self.final.items()}
         self.writers: dict[str, pq.ParquetWriter] = {}
-        for kind, path in self.tmp.items():
-            path.parent.mkdir(parents=True, exist_ok=True)
-            self.writers[kind] = pq.ParquetWriter(
-                path, self.schemas[kind], compression="zstd", write_statistics=True
-            )
+        self.placed: list[Path] = []  # files this writer renamed into place
+        try:
+            for kind, path in self.tmp.items():
+                path.parent.mkdir(parents=True, exist_ok=True)
+                _remove_stale(self.final[kind])
+                self.writers[kind] = pq.ParquetWriter(
+                    path, self.schemas[kind], compression="zstd", write_statistics=True
+                )
+        except BaseException:
+            self.abort()
+            raise
 
     def write(self, batch: list[Document]) -> None:
         kept = [d for d in batch if d.alive]
@@ -177,24 +202,37 @@ class ShardWriter:
             self.writers["tokens"].write_table(_rows("tokens", tokenized, self.schemas["tokens"]))
 
     def commit(self, marker: dict[str, Any]) -> dict[str, Any]:
-        for writer in self.writers.values():
-            writer.close()
-        files = {}
-        for kind in KINDS:
-            _fsync(self.tmp[kind])
-            os.replace(self.tmp[kind], self.final[kind])
-            files[kind] = {
-                "path": str(self.final[kind].relative_to(self.out)),
-                "sha256": sha256_file(self.final[kind]),
-            }
-        marker = {**marker, "outputs": files}
-        write_json_atomic(marker_path(self.out, self.part), marker)
+        """Close the three files, rename them into place, then write the marker. If any step
+        fails (a full disk fails at close as often as at write), nothing of this shard stays
+        visible: no marker, no file, no temporary."""
+        try:
+            for writer in self.writers.values():
+                writer.close()
+            files = {}
+            for kind in KINDS:
+                _fsync(self.tmp[kind])
+                files[kind] = {
+                    "path": str(self.final[kind].relative_to(self.out)),
+                    "sha256": sha256_file(self.tmp[kind]),
+                }
+            for kind in KINDS:
+                os.replace(self.tmp[kind], self.final[kind])
+                self.placed.append(self.final[kind])
+            marker = {**marker, "outputs": files}
+            write_json_atomic(marker_path(self.out, self.part), marker)
+        except BaseException:
+            self.abort()
+            raise
         failure_path(self.out, self.part).unlink(missing_ok=True)  # done now
         return marker
 
     def abort(self) -> None:
-        for kind, writer in self.writers.items():
-            try:
+        """Drop this shard's temporaries, and any file renamed into place before its marker
+        could be written; a writer that fails to close (a full disk) does not stop that."""
+        for writer in self.writers.values():
+            with contextlib.suppress(Exception):  # the file is deleted below either way
                 writer.close()
-            finally:
-                self.tmp[kind].unlink(missing_ok=True)
+        self.writers = {}
+        for path in [*self.tmp.values(), *self.placed]:
+            path.unlink(missing_ok=True)
+        self.placed = []
