@@ -628,6 +628,10 @@ def main(argv: list[str] | None = None) -> int:
     except FileNotFoundError as exc:
         console.print(f"[red]error:[/red] {escape(str(exc))}")
         return 2
+    except OSError as exc:  # an unwritable --out, a full disk: say where, not a traceback
+        where = f"cannot write {exc.filename}: " if exc.filename else ""
+        console.print(f"[red]error:[/red] {escape(where + (exc.strerror or str(exc)))}")
+        return 2
 
 
 if __name__ == "__main__":

@@ -629,9 +629,8 @@ def _read_only(target: Path) -> Iterator[None]:
 def test_an_unwritable_output_folder_fails_clearly_and_marks_nothing(
     crawls: Crawls, tmp_path: Path, figures: dict
 ) -> None:
-    """The whole --out, then only OUT/documents, cannot be written. (The first still ends in a
-    traceback: `heed` reports only config errors and missing files by message; its last line
-    names the folder and the reason.)"""
+    """The whole --out, then only OUT/documents, cannot be written: one line names the folder
+    and the reason, exit 2 (no traceback); then each shard fails with the reason, exit 1."""
     folder = tmp_path / "ro"
     with _read_only(folder):
         proc = run_heed(
@@ -643,11 +642,11 @@ def test_an_unwritable_output_folder_fails_clearly_and_marks_nothing(
             str(folder / "out"),
             check=False,
         )
-        assert proc.returncode != 0
+        assert proc.returncode == 2
+        assert "Traceback" not in proc.stderr, proc.stderr
         last = proc.stderr.strip().splitlines()[-1]
-        assert str(folder / "out") in last and re.search(
-            "Read-only file system|Permission denied", last
-        ), last
+        assert last.startswith("error: cannot write") and str(folder / "out") in last
+        assert re.search("Read-only file system|Permission denied", last), last
         assert not (folder / "out").exists()
 
     out = tmp_path / "out"
