@@ -11,6 +11,8 @@ CRAWL_ROOT ?=
 CRAWL ?=
 SHARDS ?=
 RAY_ADDRESS ?=
+TRAIN_CONFIG ?= configs/train-tiny.toml
+TRAIN_ARGS ?=
 
 CORPUS_ARGS := $(CONFIG) \
 	$(if $(OUT),--out $(OUT)) \
@@ -20,7 +22,7 @@ CORPUS_ARGS := $(CONFIG) \
 	$(if $(SHARDS),--shards $(SHARDS)) \
 	$(if $(RAY_ADDRESS),--ray-address $(RAY_ADDRESS))
 
-.PHONY: setup corpus test lint bench sample clean
+.PHONY: setup corpus train test lint bench sample clean
 
 # tests/test_report.py opens the run report in Debian's headless chromium: installed here when
 # missing (as root, else through sudo); without apt-get, say so and go on.
@@ -42,6 +44,13 @@ $(STAMP): pyproject.toml constraints.txt
 
 corpus: setup
 	$(BIN)/heed corpus $(CORPUS_ARGS)
+
+# The tiny model on the sample corpus, on the CPU (the corpus is built first if it is missing).
+# `python -m training.cli` works whether or not the `heed train` entry point is installed.
+# TRAIN_ARGS=--resume continues a stopped run.
+train: setup
+	test -f out/sample/manifest.json || $(BIN)/heed corpus
+	$(BIN)/python -m training.cli train $(TRAIN_CONFIG) $(TRAIN_ARGS)
 
 test: setup
 	$(BIN)/python -m pytest -q
