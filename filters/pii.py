@@ -36,6 +36,7 @@ spaCy's; `build_analyzer` keeps the no-op one), and tldextract reads its bundled
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass, field
 from typing import ClassVar
@@ -44,6 +45,11 @@ import pyarrow as pa
 
 from curation.document import Document
 from curation.stage import RunContext, Stage
+
+# presidio probes for a CUDA device when its NLP package is imported: where torch is installed
+# (the trainer's extra) and a GPU is present, every worker would open a CUDA context. heed never
+# builds an NLP model, so the answer is known.
+os.environ.setdefault("PRESIDIO_DEVICE", "cpu")
 
 # kind -> (presidio entity, placeholder)
 KINDS: dict[str, tuple[str, str]] = {
