@@ -200,7 +200,10 @@ def _tokens(out: Path) -> dict[str, int]:
     files = sorted((out / "documents").glob("part-*.parquet"))
     if not files:
         return {}
-    table = ds.dataset(files, format="parquet").to_table(columns=["language", "num_tokens"])
+    dataset = ds.dataset(files, format="parquet")
+    if "num_tokens" not in dataset.schema.names:  # a pipeline without the tokenize stage
+        return {}
+    table = dataset.to_table(columns=["language", "num_tokens"])
     rows = table.group_by(["language"]).aggregate([("num_tokens", "sum")]).to_pylist()
     return {row["language"] or "-": row["num_tokens_sum"] for row in rows}
 
