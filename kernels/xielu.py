@@ -176,7 +176,8 @@ def xielu(
 
 
 class XIELU(torch.nn.Module):
-    """xIELU with its two learnable scalars, initialised so that αp = αn = 0.8."""
+    """xIELU with its two learnable scalars, initialised so that αp = αn = 0.8. Each is kept
+    as a 1-element vector, not a 0-dim tensor: FSDP2's fully_shard refuses scalar parameters."""
 
     def __init__(
         self,
@@ -188,8 +189,8 @@ class XIELU(torch.nn.Module):
         use_kernel: bool | None = None,
     ) -> None:
         super().__init__()
-        self.ap = torch.nn.Parameter(torch.tensor(softplus_inverse(alpha_p_init)))
-        self.an = torch.nn.Parameter(torch.tensor(softplus_inverse(alpha_n_init - beta)))
+        self.ap = torch.nn.Parameter(torch.full((1,), softplus_inverse(alpha_p_init)))
+        self.an = torch.nn.Parameter(torch.full((1,), softplus_inverse(alpha_n_init - beta)))
         self.beta, self.eps, self.use_kernel = beta, eps, use_kernel
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

@@ -31,7 +31,7 @@ from torch import nn
 from kernels.cross_entropy import fused_linear_cross_entropy
 from kernels.rmsnorm import RMSNorm
 from kernels.rope import QKNormRoPE
-from kernels.xielu import ALPHA_INIT, BETA, softplus_inverse, xielu
+from kernels.xielu import ALPHA_INIT, BETA, XIELU, softplus_inverse
 from training.data import attention_mask
 
 VOCAB = 131_072  # Mistral-Nemo tekken (DESIGN.md, "Tokenizer")
@@ -123,23 +123,6 @@ class Attention(nn.Module):
             enable_gqa=self.heads != self.kv_heads,
         )
         return self.wo(y.transpose(1, 2).reshape(batch, seq, self.heads * self.head_dim))
-
-
-class XIELU(nn.Module):
-    """xIELU (kernels.xielu) with its two learnable scalars per layer, αp = αn = 0.8 at start.
-
-    Not kernels.xielu.XIELU itself: that one keeps the scalars as 0-dim tensors, which FSDP2's
-    fully_shard refuses ("doesn't support scalar parameters"); here they are 1-element vectors,
-    which the same xielu function takes as they are.
-    """
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.ap = nn.Parameter(torch.full((1,), softplus_inverse(ALPHA_INIT)))
-        self.an = nn.Parameter(torch.full((1,), softplus_inverse(ALPHA_INIT - BETA)))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return xielu(x, self.ap, self.an)
 
 
 class MLP(nn.Module):
