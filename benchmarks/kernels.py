@@ -7,26 +7,37 @@ backward where there is one), torch.cuda.max_memory_allocated (and how much of i
 of the inputs), and the relative error ‖out − ref‖ / ‖ref‖ of every output and gradient (the
 largest is shown) against the reference run in fp32 on the same values; the target for bf16
 is below 1e-2. AdEMAMix runs on fp32 parameters and states (the optimizer's own precision).
-Prints a markdown table headed by the card's name. Meant to finish within 5 minutes.
+Prints a markdown table headed by the card's name, then the issue's targets as ratios. Meant
+to finish within 5 minutes.
 
     python benchmarks/kernels.py [--reps 10] [--ops rmsnorm,rope,xielu,cross_entropy,ademamix]
-    python benchmarks/kernels.py --cpu-check   # no GPU: tiny fp32 shapes on the CPU
+    python benchmarks/kernels.py --sweep     # also the kernels' tuning knobs, a row each
+    python benchmarks/kernels.py --verify    # correctness on the GPU, odd shapes, fp32 and bf16
+    python benchmarks/kernels.py --cpu-check [--verify]  # no GPU: tiny shapes, interpreted
 
+--verify compares every kernel on CUDA with its reference run in float64, on odd shapes (a
+single token, widths that are no power of two, vocabularies wider than one block), with every
+output buffer poisoned with NaN: fp32 within 1e-5 and bf16 within 1e-2 (eager bf16's own
+error shown beside it), and masked tokens' gradients exactly zero; exit status 1 on a failure.
 --cpu-check runs eager and the kernels (under TRITON_INTERPRET=1) on tiny fp32 shapes, without
 torch.compile: it proves that the script, its shapes and its calls run; its numbers mean
-nothing.
+nothing. A variant that fails is shown as an error row (traceback on stderr) and the rest go on.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import json
 import os
 import statistics
 import sys
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
+import traceback
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
+from types import ModuleType
 
 import torch
 
@@ -35,6 +46,8 @@ if "--cpu-check" in sys.argv:
     # The kernels run on CPU tensors only under Triton's interpreter, chosen at import.
     os.environ.setdefault("TRITON_INTERPRET", "1")
 
+import kernels._common as common
+import kernels.cross_entropy as cross_entropy_module
 from kernels.ademamix import ademamix_step_kernel, ademamix_step_reference
 from kernels.cross_entropy import (
     fused_linear_cross_entropy,
@@ -63,13 +76,41 @@ class Shapes:
 
 APERTUS_8B = Shapes()
 TINY = Shapes(batch=2, seq=8, hidden=64, q_heads=4, kv_heads=2, head_dim=16, vocab=256, mlp=96)
+# --verify: a single token with widths that are no power of two; then a few sequences at the
+# model's head layout with a vocabulary wider than the cross-entropy's column block (32,768).
+ODD_GPU = (
+    Shapes(batch=1, seq=1, hidden=1000, q_heads=5, kv_heads=3, head_dim=48, vocab=3001, mlp=1001),
+    Shapes(
+        batch=3, seq=37, hidden=4100, q_heads=32, kv_heads=8, head_dim=128, vocab=40_001, mlp=3333
+    ),
+)
+ODD_CPU = (
+    Shapes(batch=1, seq=1, hidden=50, q_heads=3, kv_heads=1, head_dim=12, vocab=101, mlp=37),
+    Shapes(batch=2, seq=5, hidden=70, q_heads=4, kv_heads=2, head_dim=20, vocab=300, mlp=45),
+)
 
-# An op's builder returns make(dtype, device, gen), which builds its inputs; variant(fn), which
-# wraps an implementation into a run mapping inputs to the tensors to compare (output first,
-# then gradients); the reference; the kernel's run; and, where the reference cannot run whole
-# in fp32 (memory), a run that computes the same fp32 reference in parts.
 Inputs = dict[str, torch.Tensor]
 Variant = Callable[[Inputs], list[torch.Tensor]]
+
+
+@dataclass
+class Op:
+    """One op: make(dtype, device, gen) builds its inputs; variant(fn) wraps an implementation
+    into a run mapping inputs to the tensors to compare (output first, then gradients);
+    `kernel` is the Triton run with the default settings, `tuned` more Triton runs with other
+    settings (label → run) for --sweep; `exact`, where the fp32 reference cannot run whole
+    (memory), computes the same reference in parts."""
+
+    title: str
+    make: Callable[[torch.dtype, torch.device, torch.Generator], Inputs]
+    variant: Callable[[Callable], Variant]
+    reference: Callable
+    kernel: Variant
+    tuned: dict[str, Variant] = field(default_factory=dict)
+    exact: Variant | None = None
+    # Names of boolean inputs whose False rows must get exactly zero gradient, and the output
+    # index of that gradient (--verify).
+    zero_rows: tuple[str, int] | None = None
 
 
 def leaves(inputs: Inputs, names: tuple[str, ...]) -> Inputs:
@@ -80,7 +121,35 @@ def leaves(inputs: Inputs, names: tuple[str, ...]) -> Inputs:
     return out
 
 
-def rmsnorm_op(s: Shapes):
+@contextlib.contextmanager
+def setting(module: ModuleType, name: str, value: object) -> Iterator[None]:
+    saved = getattr(module, name)
+    setattr(module, name, value)
+    try:
+        yield
+    finally:
+        setattr(module, name, saved)
+
+
+def with_setting(run: Variant, module: ModuleType, name: str, value: object) -> Variant:
+    """`run` with a module's tuning constant set to `value` for its duration."""
+
+    def tuned(inputs: Inputs) -> list[torch.Tensor]:
+        with setting(module, name, value):
+            return run(inputs)
+
+    return tuned
+
+
+def programs_per_sm_sweep(kernel: Variant) -> dict[str, Variant]:
+    return {
+        f"programs/SM={k}": with_setting(kernel, common, "PROGRAMS_PER_SM", k)
+        for k in (1, 2, 8)
+        if k != common.PROGRAMS_PER_SM
+    }
+
+
+def rmsnorm_op(s: Shapes) -> Op:
     def make(dtype, device, gen):
         x = torch.randn(s.tokens, s.hidden, generator=gen, device=device).to(dtype)
         w = (1 + 0.1 * torch.randn(s.hidden, generator=gen, device=device)).to(dtype)
@@ -97,10 +166,11 @@ def rmsnorm_op(s: Shapes):
         return run
 
     kernel = variant(lambda x, w: rms_norm(x, w, use_kernel=True))
-    return make, variant, rms_norm_reference, kernel, None
+    return Op("RMSNorm fwd+bwd", make, variant, rms_norm_reference, kernel,
+              programs_per_sm_sweep(kernel))  # fmt: skip
 
 
-def rope_op(s: Shapes):
+def rope_op(s: Shapes) -> Op:
     def make(dtype, device, gen):
         q = torch.randn(s.batch, s.seq, s.q_heads, s.head_dim, generator=gen, device=device)
         k = torch.randn(s.batch, s.seq, s.kv_heads, s.head_dim, generator=gen, device=device)
@@ -129,10 +199,11 @@ def rope_op(s: Shapes):
         return run
 
     kernel = variant(lambda q, k, qw, kw, pos: qk_norm_rope(q, k, qw, kw, pos, use_kernel=True))
-    return make, variant, qk_norm_rope_reference, kernel, None
+    return Op("QK-norm + RoPE fwd+bwd", make, variant, qk_norm_rope_reference, kernel,
+              programs_per_sm_sweep(kernel))  # fmt: skip
 
 
-def xielu_op(s: Shapes):
+def xielu_op(s: Shapes) -> Op:
     def make(dtype, device, gen):
         x = torch.randn(s.tokens, s.mlp, generator=gen, device=device) * 2
         return {
@@ -151,18 +222,23 @@ def xielu_op(s: Shapes):
 
         return run
 
-    kernel = variant(lambda x, ap, an: xielu(x, ap, an, use_kernel=True))
-    return make, variant, xielu_reference, kernel, None
+    def kernel_with(block: int | None = None) -> Variant:
+        extra = {} if block is None else {"block_size": block}
+        return variant(lambda x, ap, an: xielu(x, ap, an, use_kernel=True, **extra))
+
+    tuned = {f"block={b}": kernel_with(b) for b in (2048, 4096)}
+    return Op("xIELU fwd+bwd", make, variant, xielu_reference, kernel_with(), tuned)
 
 
-def cross_entropy_op(s: Shapes):
+def cross_entropy_op(s: Shapes) -> Op:
     def make(dtype, device, gen):
         h = torch.randn(s.tokens, s.hidden, generator=gen, device=device)
         w = torch.randn(s.vocab, s.hidden, generator=gen, device=device) * s.hidden**-0.5
         target = torch.randint(0, s.vocab, (s.tokens,), generator=gen, device=device)
         # About 2% dropped, as the Goldfish mask (k = 50) does, plus a little padding.
         keep = torch.rand(s.tokens, generator=gen, device=device) > 0.02
-        target[-s.seq // 64 :] = -100
+        if s.seq >= 64:
+            target[-(s.seq // 64) :] = -100
         return {"h": h.to(dtype), "w": w.to(dtype), "target": target, "keep": keep}
 
     def variant(fn):
@@ -189,13 +265,24 @@ def cross_entropy_op(s: Shapes):
             loss += part.detach()
         return [loss, t["h"].grad, t["w"].grad]
 
-    kernel = variant(
-        lambda h, w, t, keep: fused_linear_cross_entropy(h, w, t, keep, use_kernel=True)
+    def kernel_with(chunk: int | None = None) -> Variant:
+        return variant(
+            lambda h, w, t, keep: fused_linear_cross_entropy(
+                h, w, t, keep, use_kernel=True, chunk_size=chunk
+            )
+        )
+
+    kernel = kernel_with()
+    tuned = {f"chunk={c}": kernel_with(c) for c in (2048, 4096)}
+    tuned["bf16 product + add"] = with_setting(
+        kernel, cross_entropy_module, "GEMM_ACCUMULATES", False
     )
-    return make, variant, fused_linear_cross_entropy_reference, kernel, exact
+    return Op("fused linear cross-entropy fwd+bwd", make, variant,
+              fused_linear_cross_entropy_reference, kernel, tuned, exact,
+              zero_rows=("keep", 1))  # fmt: skip
 
 
-def ademamix_op(s: Shapes):
+def ademamix_op(s: Shapes) -> Op:
     # One MLP weight (hidden × MLP width), a state in mid-training, step 100, warmed-up α and β3.
     args = {"step": 100, "lr": 3e-4, "alpha": 8.0, "beta3": 0.9999}
 
@@ -219,21 +306,31 @@ def ademamix_op(s: Shapes):
 
         return run
 
-    return make, variant, ademamix_step_reference, variant(ademamix_step_kernel), None
+    def kernel_with(block: int | None = None) -> Variant:
+        extra = {} if block is None else {"block_size": block}
+        return variant(lambda *tensors, **kw: ademamix_step_kernel(*tensors, **kw, **extra))
+
+    tuned = {f"block={b}": kernel_with(b) for b in (4096,)}
+    return Op("AdEMAMix step (fp32, Δθ and states)", make, variant, ademamix_step_reference,
+              kernel_with(), tuned)  # fmt: skip
 
 
 OPS = {
-    "rmsnorm": ("RMSNorm fwd+bwd", rmsnorm_op),
-    "rope": ("QK-norm + RoPE fwd+bwd", rope_op),
-    "xielu": ("xIELU fwd+bwd", xielu_op),
-    "cross_entropy": ("fused linear cross-entropy fwd+bwd", cross_entropy_op),
-    "ademamix": ("AdEMAMix step (fp32, Δθ and states)", ademamix_op),
+    "rmsnorm": rmsnorm_op,
+    "rope": rope_op,
+    "xielu": xielu_op,
+    "cross_entropy": cross_entropy_op,
+    "ademamix": ademamix_op,
 }
 
 
 def rel(out: torch.Tensor, ref: torch.Tensor) -> float:
-    ref = ref.detach().float()
-    return ((out.detach().float() - ref).norm() / ref.norm().clamp_min(1e-30)).item()
+    ref = ref.detach().double()
+    return ((out.detach().double() - ref).norm() / ref.norm().clamp_min(1e-30)).item()
+
+
+def as_dtype(inputs: Inputs, dtype: torch.dtype) -> Inputs:
+    return {k: v.to(dtype) if v.is_floating_point() else v for k, v in inputs.items()}
 
 
 def timed(run: Variant, inputs: Inputs, reps: int, device: torch.device) -> tuple[float, int, int]:
@@ -262,42 +359,144 @@ def timed(run: Variant, inputs: Inputs, reps: int, device: torch.device) -> tupl
     return statistics.median(times), peak, peak - before
 
 
-def bench_op(key: str, shapes: Shapes, device: torch.device, reps: int, cpu_check: bool):
-    title, build = OPS[key]
-    make, variant, reference, kernel, exact = build(shapes)
+def failure(what: str, exc: BaseException) -> str:
+    """Log the traceback on stderr; a short form for the table."""
+    print(f"# {what} failed:", file=sys.stderr)
+    traceback.print_exception(exc, file=sys.stderr)
+    return f"error: {type(exc).__name__}: {str(exc).splitlines()[0][:80] if str(exc) else ''}"
+
+
+def bench_op(key: str, shapes: Shapes, device: torch.device, reps: int, cpu_check: bool,
+             sweep: bool) -> list[dict]:  # fmt: skip
+    op = OPS[key](shapes)
     dtype = torch.float32 if key == "ademamix" or cpu_check else torch.bfloat16
     gen = torch.Generator(device=device).manual_seed(0)
-    inputs = make(dtype, device, gen)
+    inputs = op.make(dtype, device, gen)
     # The fp32 reference on the very same values.
-    as_fp32 = {k: v.float() if v.is_floating_point() else v for k, v in inputs.items()}
-    want = (exact or variant(reference))(as_fp32)
-    del as_fp32
-    want = [t.detach() for t in want]
-    variants: dict[str, Variant] = {"eager": variant(reference)}
+    want = [
+        t.detach() for t in (op.exact or op.variant(op.reference))(as_dtype(inputs, torch.float32))
+    ]
+    variants: dict[str, Variant] = {"eager": op.variant(op.reference)}
     if not cpu_check:  # (torch.compile on the CPU would spend minutes compiling C++)
-        variants["torch.compile"] = variant(torch.compile(reference))
-    variants["triton"] = kernel
+        variants["torch.compile"] = op.variant(torch.compile(op.reference))
+    variants["triton"] = op.kernel
+    if sweep:
+        variants.update({f"triton [{label}]": run for label, run in op.tuned.items()})
     rows = []
     for name, run in variants.items():
+        row = {"op": key, "title": op.title, "variant": name}
         try:
             got = run(inputs)
-            err = max(rel(g, w) for g, w in zip(got, want, strict=True))
+            row["error"] = max(rel(g, w) for g, w in zip(got, want, strict=True))
             del got
-            ms, peak, extra = timed(run, inputs, reps, device)
-            rows.append((title, name, f"{ms:.3f}", f"{peak / 2**30:.2f}", f"{extra / 2**30:.2f}",
-                         f"{err:.1e}"))  # fmt: skip
+            row["ms"], row["peak"], row["extra"] = timed(run, inputs, reps, device)
         except torch.OutOfMemoryError:
-            rows.append((title, name, "OOM", "OOM", "OOM", "-"))
+            row["failed"] = "OOM"
+        except Exception as exc:  # one variant's failure must not end the run
+            row["failed"] = failure(f"{key} {name}", exc)
+        rows.append(row)
+        print(f"# {format_row(row)}", file=sys.stderr, flush=True)
         if device.type == "cuda":
             torch.cuda.empty_cache()
-    del inputs, want
     return rows
+
+
+def format_row(row: dict) -> str:
+    if "failed" in row:
+        cells = [row["title"], row["variant"], row["failed"], "-", "-", "-"]
+    else:
+        cells = [
+            row["title"], row["variant"], f"{row['ms']:.3f}", f"{row['peak'] / 2**30:.2f}",
+            f"{row['extra'] / 2**30:.2f}", f"{row['error']:.1e}",
+        ]  # fmt: skip
+    return "| " + " | ".join(cells) + " |"
+
+
+def targets(rows: list[dict]) -> list[str]:
+    """The issue's targets as ratios between rows of this run."""
+    by = {(r["op"], r["variant"]): r for r in rows if "failed" not in r}
+    lines = []
+    for op, name in (("rmsnorm", "RMSNorm"), ("xielu", "xIELU")):
+        t, c = by.get((op, "triton")), by.get((op, "torch.compile"))
+        if t and c:
+            ratio = t["ms"] / c["ms"]
+            verdict = "met" if ratio <= 1 else "missed"
+            lines.append(
+                f"- {name}: triton / torch.compile time = {ratio:.2f} (target ≤ 1: {verdict})"
+            )
+    t, e = by.get(("cross_entropy", "triton")), by.get(("cross_entropy", "eager"))
+    if t and e:
+        mem, ms = t["extra"] / e["extra"], t["ms"] / e["ms"]
+        lines.append(
+            f"- fused cross-entropy / unfused eager: memory above inputs {mem:.3f} (target ≤ 0.25: "
+            f"{'met' if mem <= 0.25 else 'missed'}), peak {t['peak'] / e['peak']:.3f}, time "
+            f"{ms:.2f} (target ≤ 1.1: {'met' if ms <= 1.1 else 'missed'})"
+        )
+    for r in rows:
+        if "failed" not in r and r["op"] != "ademamix" and r["error"] >= 1e-2:
+            lines.append(f"- {r['op']} {r['variant']}: bf16 error {r['error']:.1e} ≥ 1e-2")
+    return lines
+
+
+def verify(device: torch.device, shapes_list: tuple[Shapes, ...], ops: list[str]) -> bool:
+    """Every kernel against its float64 reference on odd shapes, buffers poisoned; True if
+    all pass. fp32 within 1e-5; bf16 (not on the CPU) within 1e-2, eager bf16 shown beside."""
+    common.POISON = True
+    torch.backends.cuda.matmul.allow_tf32 = False
+    dtypes = [torch.float32] + ([torch.bfloat16] if device.type == "cuda" else [])
+    print("| op | shape | dtype | triton rel. error | eager rel. error | bound | result |")
+    print("| --- | --- | --- | ---: | ---: | ---: | --- |")
+    ok = True
+    for key in ops:
+        for shapes in shapes_list:
+            op = OPS[key](shapes)
+            label = (f"{shapes.batch}×{shapes.seq} tokens, H={shapes.hidden}, heads "
+                     f"{shapes.q_heads}/{shapes.kv_heads}×{shapes.head_dim}, V={shapes.vocab}, "
+                     f"MLP {shapes.mlp}")  # fmt: skip
+            for dtype in dtypes:
+                if key == "ademamix" and dtype != torch.float32:
+                    continue  # the optimizer's states are fp32
+                bound = 1e-5 if dtype == torch.float32 else 1e-2
+                gen = torch.Generator(device=device).manual_seed(1)
+                inputs = op.make(dtype, device, gen)
+                try:
+                    want = op.variant(op.reference)(as_dtype(inputs, torch.float64))
+                    got = op.kernel(inputs)
+                    err = max(rel(g, w) for g, w in zip(got, want, strict=True))
+                    eager = max(
+                        rel(g, w)
+                        for g, w in zip(op.variant(op.reference)(inputs), want, strict=True)
+                    )
+                    passed = err < bound and all(bool(torch.isfinite(g).all()) for g in got)
+                    note = ""
+                    if op.zero_rows is not None:
+                        name, index = op.zero_rows
+                        dropped = ~inputs[name] | (inputs["target"] == -100)
+                        zero = bool((got[index][dropped] == 0).all())
+                        passed = passed and zero
+                        note = f", dropped tokens' gradient {'exactly 0' if zero else 'NOT 0'}"
+                    cells = [f"{err:.1e}", f"{eager:.1e}", f"{bound:.0e}",
+                             ("pass" if passed else "FAIL") + note]  # fmt: skip
+                except Exception as exc:  # a failing op is a FAIL row, not the end
+                    passed = False
+                    cells = ["-", "-", f"{bound:.0e}", "FAIL " + failure(f"verify {key}", exc)]
+                ok &= passed
+                dt = str(dtype).removeprefix("torch.")
+                print("| " + " | ".join([key, label, dt, *cells]) + " |", flush=True)
+    common.POISON = False
+    return ok
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--reps", type=int, default=10)
     parser.add_argument("--ops", default=",".join(OPS), help="comma-separated: " + ",".join(OPS))
+    parser.add_argument("--sweep", action="store_true", help="also time the tuning knobs' values")
+    parser.add_argument(
+        "--verify", action="store_true",
+        help="correctness against float64 references on odd shapes instead of timing",
+    )  # fmt: skip
+    parser.add_argument("--json", type=Path, help="also write the rows to this file")
     parser.add_argument(
         "--cpu-check",
         action="store_true",
@@ -320,19 +519,32 @@ def main() -> int:
     else:
         device, shapes = torch.device("cuda"), APERTUS_8B
         card = torch.cuda.get_device_name(device)
+    versions = f"torch {torch.__version__}, triton {__import__('triton').__version__}"
     began = time.monotonic()
+    if args.verify:
+        print(f"## kernels/ correctness on {card}\n\n{versions}; references in float64.\n")
+        ok = verify(device, ODD_CPU if args.cpu_check else ODD_GPU, ops)
+        print(f"\n{'all passed' if ok else 'FAILURES'} in {time.monotonic() - began:.0f} s.")
+        return 0 if ok else 1
     rows = []
     for op in ops:
-        rows += bench_op(op, shapes, device, args.reps, args.cpu_check)
+        rows += bench_op(op, shapes, device, args.reps, args.cpu_check, args.sweep)
         print(f"# {op} done at {time.monotonic() - began:.0f} s", file=sys.stderr, flush=True)
     print(f"## kernels/ on {card}\n")
-    print(f"Shapes: {shapes}; torch {torch.__version__}; median of {args.reps} runs.\n")
+    print(f"Shapes: {shapes}; {versions}; median of {args.reps} runs.\n")
     print("| op | variant | time (ms) | peak memory (GiB) | above inputs (GiB) | rel. error |")
     print("| --- | --- | ---: | ---: | ---: | ---: |")
     for row in rows:
-        print("| " + " | ".join(row) + " |")
+        print(format_row(row))
+    if not args.cpu_check:
+        print("\nTargets (this run's rows):\n")
+        print("\n".join(targets(rows)))
     print(f"\n{time.monotonic() - began:.0f} s in all.")
-    return 0
+    if args.json:
+        args.json.write_text(
+            json.dumps({"card": card, "versions": versions, "rows": rows}, indent=1)
+        )
+    return 1 if any("failed" in r for r in rows) else 0
 
 
 if __name__ == "__main__":

@@ -56,14 +56,23 @@ def block_and_warps(n: int, cap: int = 65536) -> tuple[int, int]:
     return block, warps
 
 
+# Programs per streaming multiprocessor in the kernels that walk rows and keep a partial sum
+# (the norms' backward passes). One per SM leaves each SM a single program waiting on one
+# row's loads at a time; several overlap those waits, at the price of a few more partial sums
+# to add up. benchmarks/kernels.py --sweep measures the choice.
+PROGRAMS_PER_SM = 4
+
+
 def num_programs(device: torch.device, rows: int) -> int:
     """How many programs share `rows` rows in kernels that reduce partial sums across rows.
 
-    One per streaming multiprocessor on CUDA (each keeps its partial sum in registers); a few
-    on the CPU, so that the interpreted tests still add partial sums from several programs.
+    PROGRAMS_PER_SM per streaming multiprocessor on CUDA (each keeps its partial sum in
+    registers); a few on the CPU, so that the interpreted tests still add partial sums from
+    several programs.
     """
     if device.type == "cuda":
-        per_device = torch.cuda.get_device_properties(device).multi_processor_count
+        sms = torch.cuda.get_device_properties(device).multi_processor_count
+        per_device = sms * PROGRAMS_PER_SM
     else:
         per_device = 3
     return max(1, min(rows, per_device))

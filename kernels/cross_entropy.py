@@ -97,6 +97,25 @@ def fused_linear_cross_entropy_reference(
     return (losses * weights).sum() / weights.sum().clamp(min=torch.finfo(dtype).tiny)
 
 
+# Whether a bf16/fp16 chunk's weight gradient is added to the fp32 accumulator by the GEMM
+# itself (cuBLAS with an fp32 output, torch's `out_dtype`), rather than through a product in
+# the model's dtype and a separate add, which reads and writes the whole V × H accumulator once
+# more per chunk. benchmarks/kernels.py --sweep measures both.
+GEMM_ACCUMULATES = True
+# torch's addmm takes out_dtype from 2.8 on (CUDA only).
+_ADDMM_OUT_DTYPE = "dtype_out" in torch.ops.aten.addmm.overloads()
+
+
+def _accumulate(acc: torch.Tensor, a: torch.Tensor, b: torch.Tensor) -> None:
+    """acc += a @ b, with acc in fp32 and a, b in the model's dtype."""
+    if a.dtype == acc.dtype:
+        acc.addmm_(a, b)
+    elif GEMM_ACCUMULATES and _ADDMM_OUT_DTYPE and acc.is_cuda:
+        torch.addmm(acc, a, b, out_dtype=acc.dtype, out=acc)
+    else:
+        acc += a @ b
+
+
 def default_chunk_size(n: int, hidden: int, vocab: int) -> int:
     """Liger's rule: a chunk of logits about as large as the hidden states themselves."""
     return triton.next_power_of_2(triton.cdiv(n, triton.cdiv(vocab, hidden)))
@@ -152,10 +171,7 @@ class FusedLinearCrossEntropyFunction(torch.autograd.Function):
             if grad_hidden is not None:
                 torch.mm(logits, weight, out=grad_hidden[start:end])
             if grad_weight is not None:
-                if logits.dtype == torch.float32:
-                    grad_weight.addmm_(logits.T, h_chunk)
-                else:
-                    grad_weight += logits.T @ h_chunk
+                _accumulate(grad_weight, logits.T, h_chunk)
         ctx.save_for_backward(
             grad_hidden.view(shape) if grad_hidden is not None else None,
             grad_weight.to(weight.dtype) if grad_weight is not None else None,
