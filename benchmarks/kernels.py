@@ -48,6 +48,7 @@ if "--cpu-check" in sys.argv:
 
 import kernels._common as common
 import kernels.cross_entropy as cross_entropy_module
+import kernels.xielu as xielu_module
 from kernels.ademamix import ademamix_step_kernel, ademamix_step_reference
 from kernels.cross_entropy import (
     fused_linear_cross_entropy,
@@ -226,7 +227,8 @@ def xielu_op(s: Shapes) -> Op:
         extra = {} if block is None else {"block_size": block}
         return variant(lambda x, ap, an: xielu(x, ap, an, use_kernel=True, **extra))
 
-    tuned = {f"block={b}": kernel_with(b) for b in (2048, 4096)}
+    others = [b for b in (1024, 2048, 8192) if b != xielu_module.BLOCK]
+    tuned = {f"block={b}": kernel_with(b) for b in others}
     return Op("xIELU fwd+bwd", make, variant, xielu_reference, kernel_with(), tuned)
 
 
@@ -273,7 +275,8 @@ def cross_entropy_op(s: Shapes) -> Op:
         )
 
     kernel = kernel_with()
-    tuned = {f"chunk={c}": kernel_with(c) for c in (2048, 4096)}
+    chunk = cross_entropy_module.default_chunk_size(s.tokens, s.hidden, s.vocab)
+    tuned = {f"chunk={c}": kernel_with(c) for c in (chunk // 4, chunk // 2, chunk * 2)}
     tuned["bf16 product + add"] = with_setting(
         kernel, cross_entropy_module, "GEMM_ACCUMULATES", False
     )

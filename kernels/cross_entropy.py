@@ -117,8 +117,13 @@ def _accumulate(acc: torch.Tensor, a: torch.Tensor, b: torch.Tensor) -> None:
 
 
 def default_chunk_size(n: int, hidden: int, vocab: int) -> int:
-    """Liger's rule: a chunk of logits about as large as the hidden states themselves."""
-    return triton.next_power_of_2(triton.cdiv(n, triton.cdiv(vocab, hidden)))
+    """A chunk of logits about four times as large as the hidden states (Liger's rule is once).
+
+    Each chunk reads and writes the whole fp32 weight-gradient accumulator (V × H), so fewer,
+    larger chunks save that traffic: at the 8B shapes 4,096 rows (1 GiB of bf16 logits) ran
+    8% faster than Liger's 1,024 on an H200 for 0.75 GiB more memory (RESULTS.md).
+    """
+    return 4 * triton.next_power_of_2(triton.cdiv(n, triton.cdiv(vocab, hidden)))
 
 
 class FusedLinearCrossEntropyFunction(torch.autograd.Function):

@@ -399,6 +399,7 @@ if sys.argv[3] != str(config.schedule.steps):
 rank = dist.get_rank()
 with open(f"{sys.argv[2]}.{rank}.json", "w") as out:
     json.dump({"loss": [r["loss"] for r in history], "rows": rows}, out)
+dist.barrier()  # as main_train does: no rank tears the group down while another works
 dist.destroy_process_group()
 """
 

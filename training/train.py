@@ -590,6 +590,11 @@ def main_train(config_path: str, *, resume: bool = False, stop_after: int | None
     config = TrainConfig.load(config_path)
     try:
         train(config, resume=resume, stop_after=stop_after)
+        if dist.is_initialized():
+            # Every rank done before any tears the group down: a gloo rank that exits while
+            # another is still in a collective aborts ("terminate called without an active
+            # exception").
+            dist.barrier()
     finally:
         if dist.is_initialized():
             dist.destroy_process_group()
