@@ -8,6 +8,9 @@
 #   train    the 125M model on the sample corpus (configs/train-125m-sample.toml), eagerly
 #            and compiled: tokens/s and MFU (needs out/sample from `make corpus`)
 #
+# The results go into benchmarks/RESULTS.md by hand, below its GPU marker line, with the card,
+# the date and the commit.
+#
 # Each step has its own time limit and writes OUT_DIR/STEP.md (results) and OUT_DIR/STEP.log;
 # a step that fails or runs out of time does not stop the others. The exit status is the
 # number of steps that failed.
@@ -33,7 +36,6 @@ step() {  # step NAME SECONDS COMMAND...
     date -u +"%Y-%m-%d %H:%M UTC"
     nvidia-smi --query-gpu=name,memory.total,driver_version,clocks.max.sm --format=csv
     "$py" -c 'import torch, triton; print("torch", torch.__version__, "triton", triton.__version__)'
-    git rev-parse --short HEAD 2>/dev/null || true
 } >"$out/machine.txt" 2>&1
 cat "$out/machine.txt"
 
@@ -44,7 +46,7 @@ runs=$(mktemp -d)
 for mode in eager compiled; do
     config=configs/.train-125m-sample-$mode.toml
     compile=$([ "$mode" = compiled ] && echo true || echo false)
-    sed "s/^compile = true/compile = $compile/; s|^out = .*|out = \"$runs/$mode\"|" \
+    sed "s/^compile = .*/compile = $compile/; s|^out = .*|out = \"$runs/$mode\"|" \
         configs/train-125m-sample.toml >"$config"
     step train "$([ "$mode" = compiled ] && echo 90 || echo 70)" \
         "$py" -m training.cli train "$config"

@@ -31,6 +31,9 @@ BENCHMARKS = {
 }
 # A script whose first output line starts so is the headline, put right under the title.
 HEADLINE = "heed: "
+# From this line on, RESULTS.md holds what benchmarks/gpu.sh measured on a GPU, pasted by
+# hand with the card and date; `make bench` runs on the CPU, so it keeps that part as it is.
+GPU_MARKER = "<!-- GPU results (benchmarks/gpu.sh): kept as they are by make bench -->"
 
 
 def machine() -> str:
@@ -44,6 +47,13 @@ def machine() -> str:
         pass
     memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
     return f"{cpu}, {os.cpu_count()} cores, {memory:.0f} GiB, Python {platform.python_version()}"
+
+
+def gpu_section(results: str) -> list[str]:
+    """The lines of RESULTS.md from the GPU marker on (none if it has no marker)."""
+    if GPU_MARKER not in results:
+        return []
+    return results[results.index(GPU_MARKER) :].rstrip().split("\n")
 
 
 def main() -> int:
@@ -78,7 +88,9 @@ def main() -> int:
         "",
         "Written by `make bench` (benchmarks/run.py); rerun to refresh.",
     ]
-    (HERE / "RESULTS.md").write_text("\n".join(head + lines) + "\n")
+    results = HERE / "RESULTS.md"
+    gpu = gpu_section(results.read_text() if results.exists() else "")
+    results.write_text("\n".join(head + lines + (["", *gpu] if gpu else [])) + "\n")
     return status
 
 

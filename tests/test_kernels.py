@@ -514,15 +514,27 @@ def test_benchmark_script_runs_its_cpu_check() -> None:
     # (eager and the interpreted kernels) on tiny fp32 shapes, so the script cannot rot here.
     env = {k: v for k, v in os.environ.items() if k != "TRITON_INTERPRET"}
     done = subprocess.run(
-        [sys.executable, "benchmarks/kernels.py", "--cpu-check", "--reps", "1"],
+        [sys.executable, "benchmarks/kernels.py", "--cpu-check", "--reps", "1", "--sweep"],
         cwd=REPO, env=env, capture_output=True, text=True, timeout=300,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
     table = [line for line in done.stdout.splitlines() if line.startswith("| ")][2:]
-    assert len(table) == 10  # five ops, eager and triton each
+    variants = [row.strip("| ").split(" | ")[1] for row in table]
+    # Five ops, eager and triton each, and each op's tuning knobs under --sweep.
+    assert variants.count("eager") == 5 and variants.count("triton") == 5
+    assert {"triton [programs/SM=1]", "triton [bf16 product + add]"} <= set(variants)
     for row in table:
         error = float(row.strip("| ").split(" | ")[-1])
         assert error < 1e-5, row
+    # --verify: every op on two odd shapes against float64, buffers poisoned.
+    checked = subprocess.run(
+        [sys.executable, "benchmarks/kernels.py", "--cpu-check", "--verify"],
+        cwd=REPO, env=env, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    rows = [line for line in checked.stdout.splitlines() if line.startswith("| ")][2:]
+    assert len(rows) == 10 and all(" | pass" in row for row in rows), rows
+    assert sum("exactly 0" in row for row in rows) == 2  # the cross-entropy's dropped tokens
     if torch.cuda.is_available():
         return  # the real benchmark would run: five minutes, not a test
     without_gpu = subprocess.run(
@@ -530,3 +542,17 @@ def test_benchmark_script_runs_its_cpu_check() -> None:
         text=True, timeout=120,
     )  # fmt: skip
     assert without_gpu.returncode == 2 and "needs a CUDA device" in without_gpu.stderr
+
+
+def test_make_bench_keeps_the_gpu_results() -> None:
+    # `make bench` runs on the CPU and rewrites RESULTS.md; the GPU part (pasted from
+    # benchmarks/gpu.sh) must survive it, and a file without the marker has none.
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    try:
+        import run as bench_run
+    finally:
+        sys.path.pop(0)
+    text = f"# Benchmark results\n\ncpu figures\n\n{bench_run.GPU_MARKER}\n\n## on a GPU\n| a |\n"
+    assert bench_run.gpu_section(text) == [bench_run.GPU_MARKER, "", "## on a GPU", "| a |"]
+    assert bench_run.gpu_section("# Benchmark results\n\ncpu figures\n") == []
+    assert bench_run.GPU_MARKER in (REPO / "benchmarks" / "RESULTS.md").read_text()
