@@ -499,7 +499,9 @@ def test_sizes() -> None:
     assert count("125m") == pytest.approx(0.277e9, rel=0.01)  # 75M of it in the blocks
     assert count("tiny") < 20e6
     configs = sorted((REPO / "configs").glob("train-*.toml"))
-    assert [p.stem for p in configs] == ["train-125m", "train-1b", "train-8b", "train-tiny"]
+    assert [p.stem for p in configs] == [
+        "train-125m-sample", "train-125m", "train-1b", "train-8b", "train-tiny"
+    ]  # fmt: skip
     for path in configs:
         TrainConfig.load(path)  # every shipped config is valid
     with pytest.raises(TrainConfigError, match="unknown keys"):
