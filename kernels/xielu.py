@@ -30,7 +30,8 @@ from kernels._common import output, run_kernel
 BETA = 0.5
 EPS = -1e-6
 ALPHA_INIT = 0.8
-# Elements per program: 4,096 measured fastest of 1,024 to 4,096 on an H200 (RESULTS.md).
+# Elements per program: on an H200, 2,048 and 4,096 ran within noise of each other, 1,024 and
+# 8,192 slower (benchmarks/RESULTS.md).
 BLOCK = 4096
 
 
