@@ -30,6 +30,7 @@ import pyarrow.parquet as pq
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from curation.output import TOKENS_SCHEMA  # noqa: E402
 from training.config import TrainConfig  # noqa: E402
 from training.data import list_units, read_unit, token_files  # noqa: E402
 from training.memorization import memorization  # noqa: E402
@@ -37,13 +38,6 @@ from training.train import load_model, train  # noqa: E402
 
 BOS, EOS = 1, 2
 SUFFIX = 50
-SCHEMA = pa.schema(
-    [
-        pa.field("id", pa.string(), nullable=False),
-        pa.field("tokens", pa.list_(pa.uint32()), nullable=False),
-        pa.field("num_tokens", pa.int32(), nullable=False),
-    ]
-)
 
 
 def read_docs(files: list[Path]) -> list[np.ndarray]:
@@ -87,7 +81,7 @@ def write_tokens(folder: Path, docs: list[np.ndarray], rng: np.random.Generator)
             "tokens": rows,
             "num_tokens": [len(r) for r in rows],
         },
-        schema=SCHEMA,
+        schema=TOKENS_SCHEMA,
     )
     pq.write_table(table, folder / "part-00000.parquet", row_group_size=16)
 

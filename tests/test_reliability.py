@@ -182,12 +182,15 @@ def clean(crawls: Crawls, tmp_path_factory: pytest.TempPathFactory) -> CleanRun:
     return CleanRun(out, output_files(out), time.monotonic() - first)
 
 
+def _corpus(config: Path, out: Path, check: bool = True) -> subprocess.CompletedProcess:
+    """`heed corpus CONFIG --executor local --out OUT`, as a user runs it."""
+    return run_heed("corpus", str(config), "--executor", "local", "--out", str(out), check=check)
+
+
 @pytest.fixture(scope="module")
 def bad(crawls: Crawls, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str, int]:
     out = tmp_path_factory.mktemp("bad") / "out"
-    proc = run_heed(
-        "corpus", str(crawls.bad_config), "--executor", "local", "--out", str(out), check=False
-    )
+    proc = _corpus(crawls.bad_config, out, check=False)
     return out, proc.stderr, proc.returncode
 
 
@@ -634,15 +637,7 @@ def test_an_unwritable_output_folder_fails_clearly_and_marks_nothing(
     and the reason, exit 2 (no traceback); then each shard fails with the reason, exit 1."""
     folder = tmp_path / "ro"
     with _read_only(folder):
-        proc = run_heed(
-            "corpus",
-            str(crawls.clean_config),
-            "--executor",
-            "local",
-            "--out",
-            str(folder / "out"),
-            check=False,
-        )
+        proc = _corpus(crawls.clean_config, folder / "out", check=False)
         assert proc.returncode == 2
         assert "Traceback" not in proc.stderr, proc.stderr
         last = proc.stderr.strip().splitlines()[-1]
@@ -652,15 +647,7 @@ def test_an_unwritable_output_folder_fails_clearly_and_marks_nothing(
 
     out = tmp_path / "out"
     with _read_only(out / "documents"):
-        proc = run_heed(
-            "corpus",
-            str(crawls.clean_config),
-            "--executor",
-            "local",
-            "--out",
-            str(out),
-            check=False,
-        )
+        proc = _corpus(crawls.clean_config, out, check=False)
         assert proc.returncode == 1
         for shard in crawls.planted["good"]:
             assert re.search(
@@ -753,15 +740,7 @@ def test_a_full_disk_fails_the_shard_marks_nothing_and_a_rerun_with_space_finish
     assert _mount(disk, f"size={room}"), "a tmpfs is needed for the full-disk test"
     try:
         out = disk / "out"
-        proc = run_heed(
-            "corpus",
-            str(crawls.clean_config),
-            "--executor",
-            "local",
-            "--out",
-            str(out),
-            check=False,
-        )
+        proc = _corpus(crawls.clean_config, out, check=False)
         shard = sorted(crawls.planted["good"])[1]
         assert proc.returncode == 1, proc.stderr
         assert re.search(
@@ -774,7 +753,7 @@ def test_a_full_disk_fails_the_shard_marks_nothing_and_a_rerun_with_space_finish
         assert not (out / "manifest.json").exists()
 
         subprocess.run(["mount", "-o", "remount,size=64m", str(disk)], check=True)
-        run_heed("corpus", str(crawls.clean_config), "--executor", "local", "--out", str(out))
+        _corpus(crawls.clean_config, out)
         after = output_files(out)
         assert sorted(after) == sorted(clean.files)
         assert [n for n in after if after[n] != clean.files[n]] == []

@@ -23,6 +23,7 @@ import pytest
 import torch
 from conftest import REPO
 
+from curation.output import TOKENS_SCHEMA  # the format the corpus writes and the loader reads
 from training.config import TrainConfig, TrainConfigError
 from training.data import DataError, TokenLoader, attention_mask, check_manifest, token_files
 from training.goldfish import TABLE_SEED, TABLE_SIZE, goldfish_mask
@@ -33,13 +34,6 @@ from training.train import load_model, train
 
 BOS, EOS = 1, 2
 VOCAB = 512
-SCHEMA = pa.schema(
-    [
-        pa.field("id", pa.string(), nullable=False),
-        pa.field("tokens", pa.list_(pa.uint32()), nullable=False),
-        pa.field("num_tokens", pa.int32(), nullable=False),
-    ]
-)
 
 
 def random_docs(n: int, rng: np.random.Generator, max_len: int = 300) -> list[list[int]]:
@@ -63,7 +57,7 @@ def write_shards(
                 "tokens": rows,
                 "num_tokens": [len(r) for r in rows],
             },
-            schema=SCHEMA,
+            schema=TOKENS_SCHEMA,
         )
         path = folder / f"part-{f:05d}.parquet"
         pq.write_table(table, path, row_group_size=row_group)
