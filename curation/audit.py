@@ -90,18 +90,17 @@ def explain(row: dict[str, Any], stages: list[dict[str, Any]]) -> list[str]:
 
 def reason_meaning(stage: dict[str, Any], code: str) -> str | None:
     """What a stage's reason code means, from the stage's class (named in the manifest)."""
-    cls = _stage_class(stage.get("class", ""))
+    cls = _stage_class(stage.get("ref", ""))
     return cls.reason_meaning(code) if cls is not None else None
 
 
 @functools.cache
-def _stage_class(dotted: str) -> type[Stage] | None:
+def _stage_class(ref: str) -> type[Stage] | None:
     """The class a manifest names (cached: finding a plug-in reads the entry points)."""
     from curation.config import ConfigError, stage_class
 
-    module, _, name = dotted.rpartition(".")
     try:
-        return stage_class(f"{module}:{name}")
+        return stage_class(ref)
     except ConfigError:  # a plug-in no longer installed: the code alone must do
         return None
 

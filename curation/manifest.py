@@ -37,8 +37,16 @@ def stages_digest(config: PipelineConfig, stages: list[Stage]) -> str:
     """What a shard's outputs depend on besides its input: the crawl and every stage's class,
     version, parameters and asset hashes. Each shard's marker carries it, so a rerun into the
     same folder with other settings is refused instead of mixing two configs' outputs."""
-    described = {"crawl": config.crawl, "stages": [stage.describe() for stage in stages]}
+    described = {"crawl": config.crawl, "stages": describe_stages(config, stages)}
     return hashlib.sha256(json.dumps(described, sort_keys=True).encode()).hexdigest()
+
+
+def describe_stages(config: PipelineConfig, stages: list[Stage]) -> list[dict[str, Any]]:
+    """Each stage as the manifest records it: the config's reference to it (a registered name
+    or `module:Class`, what the audit tools load it by) and its description."""
+    return [
+        {"ref": ref, **stage.describe()} for ref, stage in zip(config.stages, stages, strict=True)
+    ]
 
 
 def package_versions() -> dict[str, str | None]:
@@ -61,7 +69,7 @@ def build_manifest(
     return {
         "format_version": FORMAT_VERSION,
         "config": config.to_dict(),
-        "stages": [stage.describe() for stage in stages],
+        "stages": describe_stages(config, stages),
         "stages_sha256": stages_digest(config, stages),
         # Each stage's thresholds by score column (for reports; the params above rule).
         "thresholds": {s.name: s.threshold_values() for s in stages if s.threshold_params},

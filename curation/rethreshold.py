@@ -23,7 +23,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from curation.audit import audit_dataset
-from curation.config import ConfigError, build_stage
+from curation.config import ConfigError, build_stage, stage_class
 from curation.document import Document
 from curation.output import MANIFEST, write_json_atomic
 from curation.stage import Stage
@@ -88,7 +88,7 @@ def changed_stages(
         name, param, language, value = parse_setting(text)
         if name not in described:
             raise ConfigError(f"--set {text!r}: the run has no stage {name!r}: {list(described)}")
-        cls = _class(described[name]["class"])
+        cls = stage_class(described[name]["ref"])
         allowed = _rethresholdable(cls)
         if param not in allowed:
             raise ConfigError(
@@ -105,19 +105,8 @@ def changed_stages(
         else:
             raise ConfigError(f"--set {text!r}: {name}.{param} has no per-language values")
         touched.add(name)
-    stages = [build_stage(_ref(s["class"]), params[s["name"]]) for s in manifest["stages"]]
+    stages = [build_stage(s["ref"], params[s["name"]]) for s in manifest["stages"]]
     return stages, {s.name: s for s in stages if s.name in touched}
-
-
-def _ref(dotted: str) -> str:
-    module, _, name = dotted.rpartition(".")
-    return f"{module}:{name}"
-
-
-def _class(dotted: str) -> type[Stage]:
-    from curation.config import stage_class
-
-    return stage_class(_ref(dotted))
 
 
 def rethreshold(out: Path, settings: list[str], new: Path) -> dict[str, Any]:

@@ -93,9 +93,10 @@ class Stage:
         return {}
 
     def describe(self) -> dict[str, Any]:
+        """What the stage's outputs depend on. The code is named by the stage's name and
+        version, never by its module path: moving code between files changes no output."""
         return {
             "name": self.name,
-            "class": f"{type(self).__module__}.{type(self).__qualname__}",
             "version": self.version,
             "params": self.params(),
             "columns": list(self.columns),

@@ -83,8 +83,7 @@ def test_every_reason_in_the_sample_audit_has_a_meaning(local_run: Path) -> None
         if stage == READ_STAGE:
             assert reason in READ_REASONS
             continue
-        cls = stage_class(stages[stage]["class"].rpartition(".")[0] + ":" +
-                          stages[stage]["class"].rpartition(".")[2])  # fmt: skip
+        cls = stage_class(stages[stage]["ref"])
         assert cls.reason_meaning(reason), (stage, reason)
 
 

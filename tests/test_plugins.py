@@ -3,6 +3,7 @@ or by a dotted path."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -82,7 +83,8 @@ def test_an_installed_plugin_filter_runs_in_the_pipeline(plugin_site, tmp_path, 
     assert dropped and all(r["upper_share"] > 0.02 and r["reason"] == "shouting" for r in dropped)
     kept = [r for r in rows if r["status"] == "kept"]
     assert kept and all(r["upper_share"] <= 0.02 for r in kept)
-    assert '"heed_shouting.ShoutingFilter"' in manifest and '"0.1.0"' in manifest
+    (entry,) = [s for s in json.loads(manifest)["stages"] if s["name"] == "shouting"]
+    assert entry["ref"] == stage_ref and entry["version"] == "0.1.0"
 
 
 def test_without_the_plugin_the_name_is_unknown(tmp_path) -> None:
