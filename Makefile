@@ -46,11 +46,11 @@ corpus: setup
 	$(BIN)/heed corpus $(CORPUS_ARGS)
 
 # The tiny model on the sample corpus, on the CPU (the corpus is built first if it is missing).
-# `python -m training.cli` works whether or not the `heed train` entry point is installed.
+# `python -m heed.training.cli` works whether or not the `heed train` entry point is installed.
 # TRAIN_ARGS=--resume continues a stopped run.
 train: setup
 	test -f out/sample/manifest.json || $(BIN)/heed corpus
-	$(BIN)/python -m training.cli train $(TRAIN_CONFIG) $(TRAIN_ARGS)
+	$(BIN)/python -m heed.training.cli train $(TRAIN_CONFIG) $(TRAIN_ARGS)
 
 test: setup
 	$(BIN)/python -m pytest -q

@@ -26,7 +26,7 @@ ROOT = Path(__file__).resolve().parent.parent
 def sample_run(scratch: Path) -> Path:
     out = scratch / "sample"
     subprocess.run(
-        [sys.executable, "-m", "curation.cli", "corpus", "--executor", "local", "--out", str(out)],
+        [sys.executable, "-m", "heed.cli", "corpus", "--executor", "local", "--out", str(out)],
         cwd=ROOT,
         check=True,
         capture_output=True,
@@ -62,7 +62,7 @@ def main() -> int:
     parser.add_argument("--files", type=int, default=20)
     args = parser.parse_args()
     sys.path.insert(0, str(ROOT))
-    from curation.audit import explain, find_records, stage_columns, summary
+    from heed.curation.audit.query import explain, find_records, stage_columns, summary
 
     scratch = Path(tempfile.mkdtemp(prefix="heed-audit-"))
     try:

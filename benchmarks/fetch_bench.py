@@ -2,7 +2,7 @@
 
 A ~200 MB multi-member gzip file (the sample crawl's WARC shards end to end, as Common Crawl's
 files are: one gzip member per record) is served by tests/crawl_server.py on 127.0.0.1. heed
-reads it through `curation.fetch.open_stream` (range requests, retry bookkeeping, the
+reads it through `heed.curation.crawl.fetch.open_stream` (range requests, retry bookkeeping, the
 connection gate) and decompresses it with fastwarc's GzipReader, the decompressor its WARC
 reader uses, in one thread; the baseline is `curl -s URL | gzip -d > /dev/null` (two
 processes). Runs alternate, the best of each counts; the ratio is heed's throughput over the
@@ -26,9 +26,8 @@ sys.path.insert(0, str(ROOT / "tests"))  # the loopback crawl server is a test h
 
 from crawl_server import CrawlServer  # noqa: E402
 from fastwarc.stream_io import GzipReader  # noqa: E402
-
-from curation.crawl import read_listing  # noqa: E402
-from curation.fetch import FetchOptions, open_stream  # noqa: E402
+from heed.curation.crawl.fetch import FetchOptions, open_stream  # noqa: E402
+from heed.curation.crawl.listing import read_listing  # noqa: E402
 
 SAMPLE = ROOT / "sample"
 CRAWL = "CC-MAIN-SAMPLE"
@@ -104,7 +103,7 @@ def main() -> int:
             f"curl {', '.join(f'{t:.2f}' for t, _ in theirs)} s)"
         )
         print(
-            "heed: curation.fetch.open_stream + fastwarc GzipReader, one thread; "
+            "heed: heed.curation.crawl.fetch.open_stream + fastwarc GzipReader, one thread; "
             "baseline: curl -s URL | gzip -d (two processes)"
         )
         print(

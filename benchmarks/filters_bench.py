@@ -27,14 +27,13 @@ from collections.abc import Callable
 from pathlib import Path
 
 import fasttext
-
-from curation.document import Document
-from curation.stage import RunContext
-from filters.fasttext_model import FastTextModel, train_supervised
-from filters.langid import default_model_path, identify, predict_many
-from filters.languages import normalize, to_iso639_1
-from filters.quality import C4Quality, FineWebQuality, GopherQuality, GopherRepetition
-from filters.toxicity import classifier_score, load_wordlists, toxicity_score
+from heed.curation.document import Document
+from heed.curation.stage import RunContext
+from heed.filters.fasttext_model import FastTextModel, train_supervised
+from heed.filters.langid import default_model_path, identify, predict_many
+from heed.filters.languages import normalize, to_iso639_1
+from heed.filters.quality import C4Quality, FineWebQuality, GopherQuality, GopherRepetition
+from heed.filters.toxicity import classifier_score, load_wordlists, toxicity_score
 
 DATA = Path(__file__).resolve().parent.parent / "tests" / "data" / "langid_paragraphs.jsonl"
 

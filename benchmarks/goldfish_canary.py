@@ -30,11 +30,11 @@ import pyarrow.parquet as pq
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from curation.output import TOKENS_SCHEMA  # noqa: E402
-from training.config import TrainConfig  # noqa: E402
-from training.data import list_units, read_unit, token_files  # noqa: E402
-from training.memorization import memorization  # noqa: E402
-from training.train import load_model, train  # noqa: E402
+from heed.curation.run.output import TOKENS_SCHEMA  # noqa: E402
+from heed.training.config import TrainConfig  # noqa: E402
+from heed.training.data import list_units, read_unit, token_files  # noqa: E402
+from heed.training.memorization import memorization  # noqa: E402
+from heed.training.train import load_model, train  # noqa: E402
 
 BOS, EOS = 1, 2
 SUFFIX = 50

@@ -49,7 +49,7 @@ for mode in eager compiled; do
     sed "s/^compile = .*/compile = $compile/; s|^out = .*|out = \"$runs/$mode\"|" \
         configs/train-125m-sample.toml >"$config"
     step train "$([ "$mode" = compiled ] && echo 90 || echo 70)" \
-        "$py" -m training.cli train "$config"
+        "$py" -m heed.training.cli train "$config"
     rm -f "$config"
 done
 rm -rf "$runs"

@@ -46,17 +46,17 @@ if "--cpu-check" in sys.argv:
     # The kernels run on CPU tensors only under Triton's interpreter, chosen at import.
     os.environ.setdefault("TRITON_INTERPRET", "1")
 
-import kernels._common as common
-import kernels.cross_entropy as cross_entropy_module
-import kernels.xielu as xielu_module
-from kernels.ademamix import ademamix_step_kernel, ademamix_step_reference
-from kernels.cross_entropy import (
+import heed.kernels._common as common
+import heed.kernels.cross_entropy as cross_entropy_module
+import heed.kernels.xielu as xielu_module
+from heed.kernels.ademamix import ademamix_step_kernel, ademamix_step_reference
+from heed.kernels.cross_entropy import (
     fused_linear_cross_entropy,
     fused_linear_cross_entropy_reference,
 )
-from kernels.rmsnorm import rms_norm, rms_norm_reference
-from kernels.rope import qk_norm_rope, qk_norm_rope_reference
-from kernels.xielu import softplus_inverse, xielu, xielu_reference
+from heed.kernels.rmsnorm import rms_norm, rms_norm_reference
+from heed.kernels.rope import qk_norm_rope, qk_norm_rope_reference
+from heed.kernels.xielu import softplus_inverse, xielu, xielu_reference
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,8 @@
 Users pick a curation tool on cost per crawl; datatrove (FineWeb's tool) is what they would
 pick instead. This script runs, side by side and one after the other on a quiet machine:
 
-* **heed**: `curation.shard.process_shard` with a bench config (`configs/sample.toml`'s stages
+* **heed**: `heed.curation.run.shard.process_shard` with a bench config (`configs/sample.toml`'s
+  stages
   and settings without `toxicity`, which datatrove has no counterpart for): opt_out -> extract
   -> language -> pii -> tokenize, writing documents/, tokens/ and audit/ Parquet. One worker
   is one process running the shards in turn (what `heed corpus --executor local` does); two
@@ -22,7 +23,7 @@ pick instead. This script runs, side by side and one after the other on a quiet 
   pool would start its workers by forkserver; its tasks do the same work).
 * **floor**: what no pipeline can skip: gunzip + WARC parse (fastwarc, HTTP heads parsed) of
   every response record + `trafilatura.extract` of every HTML 200 page with heed's settings
-  (`curation/extract.py`), nothing written; one process, then two (the machine's own scaling,
+  (`curation/text/extract.py`), nothing written; one process, then two (the machine's own scaling,
   the reference for the 2-worker figures). The extraction of the pages heed's opt-out removes
   (from its audit) is timed apart, which gives a second floor: what a pipeline that honours
   opt-out before extracting cannot skip.
@@ -159,9 +160,9 @@ def bench_config(
 
 
 def worker_heed(spec: dict[str, Any]) -> dict[str, Any]:
-    from curation.config import PipelineConfig
-    from curation.crawl import Shard
-    from curation.shard import process_shard, stages_for
+    from heed.curation.config import PipelineConfig
+    from heed.curation.crawl.listing import Shard
+    from heed.curation.run.shard import process_shard, stages_for
 
     config = PipelineConfig.load(spec["config"])
     out = Path(spec["out"])
@@ -206,13 +207,12 @@ def worker_datatrove(spec: dict[str, Any]) -> dict[str, Any]:
     from datatrove.pipeline.readers import WarcReader
     from datatrove.pipeline.writers import ParquetWriter
     from datatrove.utils.lid import FT176LID
-
-    from curation.document import Document as HeedDocument
-    from curation.optout import HEAD_BYTES
-    from curation.stage import RunContext
-    from curation.tokenize import Tokenize
-    from curation.warc import host_of
-    from filters.langid import default_model_path
+    from heed.curation.crawl.warc import host_of
+    from heed.curation.document import Document as HeedDocument
+    from heed.curation.optout.stage import HEAD_BYTES
+    from heed.curation.stage import RunContext
+    from heed.curation.text.tokenize import Tokenize
+    from heed.filters.langid import default_model_path
 
     class HeedOptOut(BaseFilter):
         """heed's opt-out decision (robots.txt snapshots, TDMRep, noai) on datatrove documents,
@@ -229,7 +229,7 @@ def worker_datatrove(spec: dict[str, Any]) -> dict[str, Any]:
 
         def filter_batch(self, batch):
             if self.stage is None:
-                from curation.config import PipelineConfig
+                from heed.curation.config import PipelineConfig
 
                 started = time.perf_counter()
                 config = PipelineConfig.load(self.config_path)
@@ -376,8 +376,7 @@ def worker_datatrove(spec: dict[str, Any]) -> dict[str, Any]:
 def worker_floor(spec: dict[str, Any]) -> dict[str, Any]:
     import trafilatura
     from fastwarc.warc import ArchiveIterator, WarcRecordType
-
-    from curation.extract import HTML_TYPES, Extract, decode_html
+    from heed.curation.text.extract import HTML_TYPES, Extract, decode_html
 
     settings = Extract()  # heed's settings, and its one-time trafilatura options
     # Records heed's opt-out removed (from its audit): their extraction is timed apart, so the
@@ -468,8 +467,8 @@ def launch(kind: str, specs: list[dict[str, Any]]) -> dict[str, Any]:
 
 def prepare_heed(config: Path, out: Path) -> None:
     """The driver's part of a heed run (robots snapshots), as `heed corpus` does it."""
-    from curation.config import PipelineConfig
-    from curation.stage import RunContext
+    from heed.curation.config import PipelineConfig
+    from heed.curation.stage import RunContext
 
     cfg = PipelineConfig.load(config)
     context = RunContext(cfg.crawl_root, cfg.crawl, str(out))
@@ -691,7 +690,7 @@ def bench(args: argparse.Namespace, scratch: Path, log) -> list[str]:
 
     full = None
     try:
-        from curation.config import PipelineConfig
+        from heed.curation.config import PipelineConfig
 
         sample_stages = list(PipelineConfig.load(ROOT / "configs" / "sample.toml").stages)
         full_config = bench_config(SAMPLE, scratch, "full", stages=sample_stages)

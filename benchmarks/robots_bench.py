@@ -19,11 +19,11 @@ import time
 import tracemalloc
 from pathlib import Path
 
-from curation.document import Document
-from curation.optout import APERTUS_AGENTS, OptOut, blocking
-from curation.robots import url_path
-from curation.snapshot import Capture, build_snapshot
-from curation.stage import RunContext
+from heed.curation.document import Document
+from heed.curation.optout.robots import url_path
+from heed.curation.optout.snapshot import Capture, build_snapshot
+from heed.curation.optout.stage import APERTUS_AGENTS, OptOut, blocking
+from heed.curation.stage import RunContext
 
 AI_AGENTS = [a for a in APERTUS_AGENTS if a != "*" and "/" not in a]
 SECTIONS = ["news", "blog", "private", "admin", "search", "shop", "docs", "media", "tag", "user"]

@@ -29,14 +29,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from curation.fetch import FetchOptions
-from curation.stage import Stage
+from heed.curation.crawl.fetch import FetchOptions
+from heed.curation.stage import Stage
 
 # Stages that belong to curation itself; everything else is a filter found through its registry.
 CURATION_STAGES: dict[str, str] = {
-    "opt_out": "curation.optout:OptOut",
-    "extract": "curation.extract:Extract",
-    "tokenize": "curation.tokenize:Tokenize",
+    "opt_out": "heed.curation.optout.stage:OptOut",
+    "extract": "heed.curation.text.extract:Extract",
+    "tokenize": "heed.curation.text.tokenize:Tokenize",
 }
 DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "configs" / "sample.toml"
 TOP_LEVEL_KEYS = (
@@ -57,7 +57,7 @@ def _suggest(word: str, choices: typing.Iterable[str]) -> str:
 
 
 def stage_names() -> list[str]:
-    from filters import registry
+    from heed.filters import registry
 
     return sorted({*CURATION_STAGES, *registry.available()})
 
@@ -67,7 +67,7 @@ def stage_class(ref: str) -> type[Stage]:
     if ref in CURATION_STAGES:
         module_name, _, attr = CURATION_STAGES[ref].partition(":")
         return getattr(importlib.import_module(module_name), attr)
-    from filters import registry
+    from heed.filters import registry
 
     try:
         return registry.load(ref)
@@ -199,7 +199,7 @@ class PipelineConfig:
         return config
 
     def validate(self) -> None:
-        from curation.crawl import check_selection
+        from heed.curation.crawl.listing import check_selection
 
         for key, kind in (("name", str), ("crawl", str), ("batch_size", int)):
             if not _type_ok(getattr(self, key), kind):

@@ -12,9 +12,8 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import pyarrow as pa
-
-from curation.document import Document
-from curation.fetch import FetchOptions
+from heed.curation.crawl.fetch import FetchOptions
+from heed.curation.document import Document
 
 log = logging.getLogger(__name__)
 STAGE_REASONS = {

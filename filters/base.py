@@ -9,9 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import ClassVar
 
-from curation.calibrate import ranks_at_or_above, tie_key
-from curation.document import Document
-from curation.stage import Stage
+from heed.curation.document import Document
+from heed.curation.run.calibrate import ranks_at_or_above, tie_key
+from heed.curation.stage import Stage
 
 
 @dataclass

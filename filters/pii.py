@@ -42,9 +42,8 @@ from dataclasses import dataclass, field
 from typing import ClassVar
 
 import pyarrow as pa
-
-from curation.document import Document
-from curation.stage import RunContext, Stage
+from heed.curation.document import Document
+from heed.curation.stage import RunContext, Stage
 
 # presidio probes for a CUDA device when its NLP package is imported: where torch is installed
 # (the trainer's extra) and a GPU is present, every worker would open a CUDA context. heed never

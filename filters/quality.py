@@ -39,11 +39,10 @@ from datatrove.utils.word_tokenizers import (
     WordTokenizer,
     load_word_tokenizer,
 )
-
-from curation.document import Document
-from curation.stage import RunContext
-from filters.base import Filter
-from filters.languages import to_iso639_1
+from heed.curation.document import Document
+from heed.curation.stage import RunContext
+from heed.filters.base import Filter
+from heed.filters.languages import to_iso639_1
 
 log = logging.getLogger(__name__)
 

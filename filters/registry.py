@@ -8,19 +8,19 @@ from collections.abc import Callable
 from importlib.metadata import entry_points
 from typing import Any
 
-from curation.stage import Stage
+from heed.curation.stage import Stage
 
 ENTRY_POINT_GROUP = "heed.filters"
 
 BUILTIN: dict[str, str] = {
-    "language": "filters.langid:LanguageFilter",
-    "toxicity": "filters.toxicity:ToxicityFilter",
-    "pii": "filters.pii:PIIRedactor",
-    "datatrove": "filters.quality:DatatroveFilter",
-    "gopher_repetition": "filters.quality:GopherRepetition",
-    "gopher_quality": "filters.quality:GopherQuality",
-    "c4_quality": "filters.quality:C4Quality",
-    "fineweb_quality": "filters.quality:FineWebQuality",
+    "language": "heed.filters.langid:LanguageFilter",
+    "toxicity": "heed.filters.toxicity:ToxicityFilter",
+    "pii": "heed.filters.pii:PIIRedactor",
+    "datatrove": "heed.filters.quality:DatatroveFilter",
+    "gopher_repetition": "heed.filters.quality:GopherRepetition",
+    "gopher_quality": "heed.filters.quality:GopherQuality",
+    "c4_quality": "heed.filters.quality:C4Quality",
+    "fineweb_quality": "heed.filters.quality:FineWebQuality",
 }
 
 
@@ -29,7 +29,7 @@ BUILTIN: dict[str, str] = {
 COMMANDS: dict[str, tuple[str, str]] = {
     "train-fasttext": (
         "train a fastText classifier (e.g. toxicity) from label<TAB>text lines",
-        "filters.commands:train_fasttext",
+        "heed.filters.commands:train_fasttext",
     ),
 }
 

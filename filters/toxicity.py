@@ -23,13 +23,12 @@ from typing import ClassVar
 
 import pyarrow as pa
 import pyarrow.parquet as pq
-
-from curation.document import Document
-from curation.output import sha256_file
-from curation.stage import RunContext
-from filters.base import QuantileFilter
-from filters.fasttext_model import FastTextModel
-from filters.languages import wordlist_code
+from heed.curation.document import Document
+from heed.curation.run.output import sha256_file
+from heed.curation.stage import RunContext
+from heed.filters.base import QuantileFilter
+from heed.filters.fasttext_model import FastTextModel
+from heed.filters.languages import wordlist_code
 
 UNSPACED = frozenset({"ja", "zh", "th"})
 # Letters plus the combining marks that \w leaves out (Indic vowel signs, Arabic harakat).

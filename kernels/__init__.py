@@ -18,7 +18,7 @@ interpreter, i.e. with TRITON_INTERPRET=1 set before this package is imported (f
 which is how tests/test_kernels.py checks every kernel against its reference without a GPU.
 benchmarks/kernels.py times them against eager PyTorch and torch.compile on a GPU.
 
-Import the op from its module (`from kernels.rmsnorm import rms_norm`): the package itself
+Import the op from its module (`from heed.kernels.rmsnorm import rms_norm`): the package itself
 imports nothing, so that `import kernels` costs nothing, and the function `xielu` does not
-shadow the module `kernels.xielu`. This package may import torch and triton only.
+shadow the module `heed.kernels.xielu`. This package may import torch and triton only.
 """

@@ -10,8 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
-
-from curation.document import Document
+from heed.curation.document import Document
 
 REPO = Path(__file__).resolve().parent.parent
 SAMPLE_ROOT = REPO / "sample"
@@ -52,7 +51,7 @@ def run_heed(*args: str, timeout: float = 600, check: bool = True) -> subprocess
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     env.pop("RAY_ADDRESS", None)
     proc = subprocess.run(
-        [sys.executable, "-m", "curation.cli", *args],
+        [sys.executable, "-m", "heed.cli", *args],
         capture_output=True,
         text=True,
         timeout=timeout,

@@ -13,13 +13,12 @@ import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 import pytest
 from conftest import REPO, run_heed
-
-from curation.audit import explain, stage_columns, summary
-from curation.config import CURATION_STAGES, ConfigError, stage_class
-from curation.rethreshold import parse_setting, rethreshold
-from curation.stage import STAGE_REASONS
-from curation.warc import READ_REASONS, READ_STAGE
-from filters import registry
+from heed.curation.audit.query import explain, stage_columns, summary
+from heed.curation.audit.rethreshold import parse_setting, rethreshold
+from heed.curation.config import CURATION_STAGES, ConfigError, stage_class
+from heed.curation.crawl.warc import READ_REASONS, READ_STAGE
+from heed.curation.stage import STAGE_REASONS
+from heed.filters import registry
 
 
 def _rows(out: Path, kind: str) -> list[dict]:
@@ -52,7 +51,7 @@ def test_every_reason_code_in_the_source_is_declared_with_a_meaning() -> None:
             if code in READ_REASONS or code in STAGE_REASONS:
                 continue
             assert cls.reason_meaning(code), f"{cls.__name__} gives {code!r} without a meaning"
-    warc = REPO / "curation" / "warc.py"
+    warc = REPO / "curation" / "crawl" / "warc.py"
     assert _declared_in_source(warc) <= set(READ_REASONS)
     assert _declared_in_source(REPO / "curation" / "stage.py") <= set(STAGE_REASONS)
 

@@ -10,16 +10,15 @@ from pathlib import Path
 import pyarrow.dataset as ds
 import pytest
 from conftest import REPO, SAMPLE_ROOT, make_doc, run_heed
-
-from curation.calibrate import (
+from heed.curation.config import ConfigError, PipelineConfig
+from heed.curation.run.calibrate import (
     fingerprint,
     quantile_cutoff,
     ranks_at_or_above,
     sample_config,
     tie_key,
 )
-from curation.config import ConfigError, PipelineConfig
-from filters.toxicity import ToxicityFilter
+from heed.filters.toxicity import ToxicityFilter
 
 QUANTILE = 0.05
 MIN_DOCS = 50

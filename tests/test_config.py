@@ -6,8 +6,7 @@ from pathlib import Path
 
 import pytest
 from conftest import REPO, SAMPLE_STAGES, run_heed
-
-from curation.config import DEFAULT_CONFIG, ConfigError, PipelineConfig
+from heed.curation.config import DEFAULT_CONFIG, ConfigError, PipelineConfig
 
 
 def write_config(tmp_path: Path, extra: str = "", stages: str = '["opt_out", "extract"]') -> Path:

@@ -11,8 +11,7 @@ import time
 from pathlib import Path
 
 from conftest import CRAWL, REPO, SAMPLE_ROOT, output_files, run_heed
-
-from curation.crawl import read_listing
+from heed.curation.crawl.listing import read_listing
 
 
 def test_two_runs_are_byte_identical(local_run: Path, tmp_path: Path) -> None:
@@ -32,7 +31,7 @@ def test_ray_and_local_executors_give_identical_outputs(local_run: Path, ray_run
 def test_killed_run_resumes_to_the_same_bytes(local_run: Path, tmp_path: Path) -> None:
     out = tmp_path / "killed"
     proc = subprocess.Popen(
-        [sys.executable, "-m", "curation.cli", "corpus", "--executor", "local", "--out", str(out)],
+        [sys.executable, "-m", "heed.cli", "corpus", "--executor", "local", "--out", str(out)],
         cwd=REPO,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,

@@ -1,4 +1,4 @@
-"""filters.fasttext_model against the C++ oracle, fasttext-predict (module `fasttext`).
+"""heed.filters.fasttext_model against the C++ oracle, fasttext-predict (module `fasttext`).
 
 fasttext-predict's list form returns wrong results, so it is called one line at a time.
 """
@@ -14,8 +14,7 @@ from pathlib import Path
 import fasttext
 import numpy as np
 import pytest
-
-from filters.fasttext_model import (
+from heed.filters.fasttext_model import (
     _UNICODE_SPACE,
     FastTextModel,
     fnv1a,
@@ -24,7 +23,7 @@ from filters.fasttext_model import (
     subword_hashes,
     train_supervised,
 )
-from filters.langid import default_model_path
+from heed.filters.langid import default_model_path
 
 PARAGRAPHS = Path(__file__).parent / "data" / "langid_paragraphs.jsonl"
 LID = default_model_path()

@@ -14,10 +14,9 @@ import fsspec
 import pytest
 from conftest import CRAWL, REPO, SAMPLE_ROOT, output_files, run_heed
 from fsspec.implementations.local import LocalFileSystem
-
-from curation.config import ConfigError, PipelineConfig
-from curation.crawl import check_selection, read_listing, select
-from curation.fetch import FetchError, FetchOptions, _FsspecReader, open_stream
+from heed.curation.config import ConfigError, PipelineConfig
+from heed.curation.crawl.fetch import FetchError, FetchOptions, _FsspecReader, open_stream
+from heed.curation.crawl.listing import check_selection, read_listing, select
 
 FAST = FetchOptions(backoff=0.001, max_backoff=0.01, timeout=2)
 

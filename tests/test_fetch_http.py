@@ -12,10 +12,9 @@ from pathlib import Path
 import pytest
 from conftest import CRAWL, REPO, SAMPLE_ROOT, run_heed
 from crawl_server import CrawlServer
+from heed.curation.crawl.fetch import USER_AGENT, FetchError, FetchOptions, open_stream
+from heed.curation.crawl.listing import read_listing
 from test_fetch import same_outputs
-
-from curation.crawl import read_listing
-from curation.fetch import USER_AGENT, FetchError, FetchOptions, open_stream
 
 FAST = FetchOptions(timeout=0.5, backoff=0.01, max_backoff=2.0)
 SHARDS = read_listing(str(SAMPLE_ROOT), CRAWL).paths

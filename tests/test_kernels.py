@@ -23,20 +23,19 @@ from types import SimpleNamespace
 _saved_flag = os.environ.get("TRITON_INTERPRET")
 os.environ["TRITON_INTERPRET"] = "1"
 try:
+    import heed.kernels
+    import heed.kernels._common as _common
+    import heed.kernels.ademamix as ademamix
+    import heed.kernels.cross_entropy as cross_entropy
+    import heed.kernels.rmsnorm as rmsnorm
+    import heed.kernels.rope as rope
+    import heed.kernels.xielu as xielu
     import torch
     import torch.nn.functional as F
 
-    import kernels
-    import kernels._common as _common
-    import kernels.ademamix as ademamix
-    import kernels.cross_entropy as cross_entropy
-    import kernels.rmsnorm as rmsnorm
-    import kernels.rope as rope
-    import kernels.xielu as xielu
-
     if not _common.interpreting(rmsnorm._rms_norm_forward_kernel):
         # Something imported `kernels` earlier without the flag: decorate the kernels again.
-        for _module in (_common, rmsnorm, rope, xielu, cross_entropy, ademamix, kernels):
+        for _module in (_common, rmsnorm, rope, xielu, cross_entropy, ademamix, heed.kernels):
             importlib.reload(_module)
 finally:
     if _saved_flag is None:
@@ -487,8 +486,8 @@ def test_without_the_flag_cpu_runs_the_reference_and_refuses_the_kernel() -> Non
     script = textwrap.dedent(
         """
         import torch
-        from kernels.rmsnorm import rms_norm, rms_norm_reference
-        from kernels.xielu import xielu, xielu_reference
+        from heed.kernels.rmsnorm import rms_norm, rms_norm_reference
+        from heed.kernels.xielu import xielu, xielu_reference
         x, w = torch.randn(3, 8), torch.ones(8)
         assert torch.equal(rms_norm(x, w), rms_norm_reference(x, w))
         ap, an = torch.tensor(0.2), torch.tensor(-0.5)

@@ -1,4 +1,5 @@
-"""Language labels (filters.languages) and language ID (filters.langid) with the real lid.176.
+"""Language labels (heed.filters.languages) and language ID (heed.filters.langid) with the
+real lid.176.
 
 The accuracy test reads a labelled set of paragraphs written for heed (tests/data): 24
 languages, 16 paragraphs each, including non-Latin scripts and close pairs (es/pt, cs/sk,
@@ -15,13 +16,12 @@ from pathlib import Path
 
 import fasttext
 import pytest
-
-from curation.config import ConfigError, build_stage
-from curation.document import Document, Status
-from curation.stage import RunContext
-from filters import langid
-from filters.langid import LanguageFilter, default_model_path, identify, model_labels
-from filters.languages import (
+from heed.curation.config import ConfigError, build_stage
+from heed.curation.document import Document, Status
+from heed.curation.stage import RunContext
+from heed.filters import langid
+from heed.filters.langid import LanguageFilter, default_model_path, identify, model_labels
+from heed.filters.languages import (
     _SCRIPT_RANGES,
     LID176,
     NORMALISED,
@@ -31,7 +31,7 @@ from filters.languages import (
     to_iso639_1,
     wordlist_code,
 )
-from filters.toxicity import load_wordlists
+from heed.filters.toxicity import load_wordlists
 
 PARAGRAPHS = Path(__file__).parent / "data" / "langid_paragraphs.jsonl"
 CONTEXT = RunContext(crawl_root="", crawl="")

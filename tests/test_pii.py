@@ -8,9 +8,8 @@ import random
 from collections import Counter, defaultdict
 
 import pytest
+from heed.filters.pii import KINDS, PIIRedactor, Redactor, redact, replace_spans
 from pii_corpus import LOCALES, PLACEHOLDER, REDACTOR_KIND, Generator
-
-from filters.pii import KINDS, PIIRedactor, Redactor, redact, replace_spans
 
 SEED = 2026
 PER_KIND = 1000
@@ -222,6 +221,6 @@ def test_phone_regions_govern_national_numbers() -> None:
 
 
 def test_locales_cover_the_default_regions() -> None:
-    from filters.pii import DEFAULT_PHONE_REGIONS
+    from heed.filters.pii import DEFAULT_PHONE_REGIONS
 
     assert {region for region, _ in LOCALES.values()} == set(DEFAULT_PHONE_REGIONS)

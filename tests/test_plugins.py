@@ -53,7 +53,7 @@ def run_with_plugin(site: Path, tmp_path: Path, stage_ref: str) -> tuple[list[di
         [
             sys.executable,
             "-m",
-            "curation.cli",
+            "heed.cli",
             "corpus",
             str(config),
             "--executor",
@@ -93,7 +93,7 @@ def test_without_the_plugin_the_name_is_unknown(tmp_path) -> None:
         f'name = "p"\ncrawl_root = "{SAMPLE_ROOT}"\ncrawl = "{CRAWL}"\nstages = ["shouting"]\n'
     )
     proc = subprocess.run(
-        [sys.executable, "-m", "curation.cli", "corpus", str(config)],
+        [sys.executable, "-m", "heed.cli", "corpus", str(config)],
         capture_output=True,
         text=True,
         cwd=REPO,

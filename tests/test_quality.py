@@ -9,10 +9,9 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 from conftest import REPO, make_doc, run_heed
-
-from curation.document import Document, Status
-from curation.stage import RunContext
-from filters.quality import (
+from heed.curation.document import Document, Status
+from heed.curation.stage import RunContext
+from heed.filters.quality import (
     C4Quality,
     DatatroveFilter,
     FineWebQuality,
@@ -175,7 +174,7 @@ def test_shared_tokenization_on_the_samples_documents(local_run) -> None:
 
 
 def test_each_text_is_tokenized_once_for_the_three_word_filters(monkeypatch) -> None:
-    from filters import quality
+    from heed.filters import quality
 
     calls: list[str] = []
     real = quality.SharedTokenizer.inner.fget
@@ -219,7 +218,7 @@ def test_a_language_with_an_override_is_judged_by_it_and_others_are_not() -> Non
 
 
 def test_the_sample_config_sets_options_per_language() -> None:
-    from curation.config import PipelineConfig
+    from heed.curation.config import PipelineConfig
 
     stages = {s.name: s for s in PipelineConfig.load().build_stages()}
     assert {"gopher_repetition", "gopher_quality", "c4_quality", "fineweb_quality"} <= set(stages)

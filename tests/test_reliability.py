@@ -41,11 +41,11 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 from conftest import REPO, make_doc, output_files, run_heed
+from heed.curation.document import Document
+from heed.curation.optout import live as robots_fetch
+from heed.curation.run import output
+from heed.curation.run.output import KINDS, ShardWriter
 from warcio.archiveiterator import ArchiveIterator
-
-from curation import output, robots_fetch
-from curation.document import Document
-from curation.output import KINDS, ShardWriter
 
 SEED = 20250110
 TRIALS = 5  # kills of each kind
@@ -154,7 +154,7 @@ def _start(*args: str) -> subprocess.Popen:
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     env.pop("RAY_ADDRESS", None)
     return subprocess.Popen(
-        [sys.executable, "-m", "curation.cli", *args],
+        [sys.executable, "-m", "heed.cli", *args],
         cwd=REPO,
         env=env,
         stdout=subprocess.DEVNULL,
@@ -765,7 +765,7 @@ def test_a_full_disk_fails_the_shard_marks_nothing_and_a_rerun_with_space_finish
 def test_reader_resynchronises_after_every_kind_of_damage() -> None:
     """The reader on its own, one damage at a time between two good records: the good ones
     are always read; the damage is one error row at its offset."""
-    from curation.warc import NotAWarc, read_documents
+    from heed.curation.crawl.warc import NotAWarc, read_documents
 
     def record(n: int, delta: int = 0) -> bytes:
         block = b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\n\r\n<p>page %d</p>" % n

@@ -1,4 +1,4 @@
-"""The run report (curation/report.py): its numbers against the audit summary, thresholds from
+"""The run report (curation/audit/report.py): its numbers against the audit summary, thresholds from
 the manifest, a run without a manifest, escaping of hostile page data, and a real browser
 (Debian's headless chromium) drawing it without errors."""
 
@@ -20,10 +20,9 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 from conftest import SAMPLE_STAGES
-
-from curation.audit import audit_dataset, optout_counts, summary
-from curation.output import AUDIT_FIELDS
-from curation.report import render_report, write_report
+from heed.curation.audit.query import audit_dataset, optout_counts, summary
+from heed.curation.audit.report import render_report, write_report
+from heed.curation.run.output import AUDIT_FIELDS
 
 SCRIPT = "<script>alert(1)</script>"
 IMG = '"><img src=x onerror=alert(1)>'

@@ -1,9 +1,9 @@
-"""Conformance of `curation.robots` with RFC 9309 (Robots Exclusion Protocol).
+"""Conformance of `heed.curation.optout.robots` with RFC 9309 (Robots Exclusion Protocol).
 
 Every case is written from the RFC (https://www.rfc-editor.org/rfc/rfc9309) or from Google's
 documented reading of it (developers.google.com/search/docs/crawling-indexing/robots/robots_txt),
 never from what an implementation happens to do. The comment above each case names the section.
-Status handling (the `status` argument) follows the interface documented in `curation/robots.py`:
+Status handling (the `status` argument) follows the interface documented in `curation/optout/robots.py`:
 2xx parse the body, 3xx and 4xx allow all, 5xx and None (unreachable) disallow all.
 """
 
@@ -15,8 +15,7 @@ import sys
 from pathlib import Path
 
 import pytest
-
-from curation import robots
+from heed.curation.optout import robots
 
 SITE = "https://example.com"
 ALLOWED = True
@@ -875,7 +874,7 @@ def test_rfc_examples(body, agent, path, expected) -> None:
 # 13. Untrusted content: wildcard patterns cannot make matching explode
 # --------------------------------------------------------------------------------------------
 WILDCARD_BOMB = """
-from curation.robots import is_allowed
+from heed.curation.optout.robots import is_allowed
 body = "User-agent: *\\nDisallow: /" + "*a" * 8 + "*b\\n"
 print(is_allowed(body, "GPTBot", "https://example.com/" + "a" * 2000))
 """

@@ -1,4 +1,4 @@
-"""curation.robots_fetch against a real HTTP server on 127.0.0.1.
+"""heed.curation.optout.live against a real HTTP server on 127.0.0.1.
 
 Every request in this file goes to loopback. An autouse fixture replaces the module's resolver
 (names under the reserved `.test` TLD resolve to 127.0.0.1 unless a test says otherwise; no real
@@ -29,9 +29,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
-from curation import robots_fetch
-from curation.robots_fetch import (
+from heed.curation.optout import live as robots_fetch
+from heed.curation.optout.live import (
     DEFAULT_USER_AGENT,
     FetchResult,
     fetch_many,

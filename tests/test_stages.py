@@ -13,21 +13,20 @@ import numpy as np
 import pytest
 import trafilatura
 from conftest import CRAWL, SAMPLE_ROOT, make_doc
+from heed.curation.crawl.listing import open_input, read_listing
+from heed.curation.crawl.warc import read_documents
+from heed.curation.document import Document, Status
+from heed.curation.optout.robots import is_allowed
+from heed.curation.optout.stage import OptOut
+from heed.curation.stage import RunContext, Stage
+from heed.curation.text.extract import HTML_TYPES, Extract, decode_html
+from heed.curation.text.tokenize import Tokenize, load_tokenizer
+from heed.filters import toxicity
+from heed.filters.langid import LanguageFilter
+from heed.filters.pii import PIIRedactor
+from heed.filters.toxicity import load_wordlists, toxicity_score
 from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
-
-from curation.crawl import open_input, read_listing
-from curation.document import Document, Status
-from curation.extract import HTML_TYPES, Extract, decode_html
-from curation.optout import OptOut
-from curation.robots import is_allowed
-from curation.stage import RunContext, Stage
-from curation.tokenize import Tokenize, load_tokenizer
-from curation.warc import read_documents
-from filters import toxicity
-from filters.langid import LanguageFilter
-from filters.pii import PIIRedactor
-from filters.toxicity import load_wordlists, toxicity_score
 
 CONTEXT = RunContext(crawl_root="", crawl="")
 doc = make_doc

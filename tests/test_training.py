@@ -22,15 +22,16 @@ import pyarrow.parquet as pq
 import pytest
 import torch
 from conftest import REPO
-
-from curation.output import TOKENS_SCHEMA  # the format the corpus writes and the loader reads
-from training.config import TrainConfig, TrainConfigError
-from training.data import DataError, TokenLoader, attention_mask, check_manifest, token_files
-from training.goldfish import TABLE_SEED, TABLE_SIZE, goldfish_mask
-from training.memorization import memorization
-from training.model import SIZES, ModelConfig, Transformer, greedy_continue
-from training.optim import AdEMAMix, wsd_lr
-from training.train import load_model, train
+from heed.curation.run.output import (
+    TOKENS_SCHEMA,  # the format the corpus writes and the loader reads
+)
+from heed.training.config import TrainConfig, TrainConfigError
+from heed.training.data import DataError, TokenLoader, attention_mask, check_manifest, token_files
+from heed.training.goldfish import TABLE_SEED, TABLE_SIZE, goldfish_mask
+from heed.training.memorization import memorization
+from heed.training.model import SIZES, ModelConfig, Transformer, greedy_continue
+from heed.training.optim import AdEMAMix, wsd_lr
+from heed.training.train import load_model, train
 
 BOS, EOS = 1, 2
 VOCAB = 512
@@ -378,8 +379,8 @@ def test_resume_continues_exactly(shards, tmp_path: Path) -> None:
 TORCHRUN_SCRIPT = """
 import json, sys
 import torch.distributed as dist
-from training.config import TrainConfig
-from training.train import load_model, train
+from heed.training.config import TrainConfig
+from heed.training.train import load_model, train
 
 config = TrainConfig.load(sys.argv[1])
 rows = {}
@@ -513,7 +514,7 @@ def test_command_line(shards, tmp_path: Path) -> None:
     env = {**os.environ, "PYTHONPATH": str(REPO)}
 
     def cli(*args: str) -> subprocess.CompletedProcess:
-        return subprocess.run([sys.executable, "-m", "training.cli", *args], cwd=REPO, env=env,
+        return subprocess.run([sys.executable, "-m", "heed.training.cli", *args], cwd=REPO, env=env,
                               capture_output=True, text=True, timeout=120)  # fmt: skip
 
     done = cli("train", str(path))
@@ -529,7 +530,7 @@ def test_command_line(shards, tmp_path: Path) -> None:
     # heed's own parser takes the command through add_commands.
     import argparse
 
-    from training.cli import add_commands
+    from heed.training.cli import add_commands
 
     top = argparse.ArgumentParser()
     add_commands(top.add_subparsers())

@@ -5,7 +5,7 @@
     heed train memorization CKPT SHARDS [--docs N] [--suffix 50] [--json]
 
 Without the entry point installed, the same commands run as
-`python -m training.cli train CONFIG ...` and `python -m training.cli memorization ...`.
+`python -m heed.training.cli train CONFIG ...` and `python -m heed.training.cli memorization ...`.
 """
 
 from __future__ import annotations
@@ -58,9 +58,9 @@ def _memorization_parser() -> argparse.ArgumentParser:
 
 
 def run_train(argv: list[str]) -> int:
-    from training.config import TrainConfigError
-    from training.data import DataError
-    from training.train import main_train
+    from heed.training.config import TrainConfigError
+    from heed.training.data import DataError
+    from heed.training.train import main_train
 
     args = _train_parser().parse_args(argv)
     try:
@@ -72,10 +72,9 @@ def run_train(argv: list[str]) -> int:
 
 def run_memorization(argv: list[str]) -> int:
     import numpy as np
-
-    from training.data import DataError, list_units, read_unit, token_files
-    from training.memorization import memorization
-    from training.train import load_model_and_meta
+    from heed.training.data import DataError, list_units, read_unit, token_files
+    from heed.training.memorization import memorization
+    from heed.training.train import load_model_and_meta
 
     args = _memorization_parser().parse_args(argv)
     try:
@@ -130,8 +129,8 @@ def add_commands(subparsers: Any) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """`python -m training.cli train CONFIG ...` or `... memorization CKPT SHARDS ...`."""
-    parser = argparse.ArgumentParser(prog="python -m training.cli", description=__doc__)
+    """`python -m heed.training.cli train CONFIG ...` or `... memorization CKPT SHARDS ...`."""
+    parser = argparse.ArgumentParser(prog="python -m heed.training.cli", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
     add_commands(commands)
     commands.add_parser("memorization", help="the memorisation check (heed train memorization)")

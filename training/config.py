@@ -11,8 +11,8 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from training.goldfish import MODES
-from training.model import SIZES, ModelConfig
+from heed.training.goldfish import MODES
+from heed.training.model import SIZES, ModelConfig
 
 
 class TrainConfigError(ValueError):

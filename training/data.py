@@ -37,8 +37,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import torch
-
-from training.goldfish import goldfish_mask
+from heed.training.goldfish import goldfish_mask
 
 log = logging.getLogger(__name__)
 

@@ -14,8 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-
-from training.model import Transformer, greedy_continue
+from heed.training.model import Transformer, greedy_continue
 
 
 @dataclass

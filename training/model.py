@@ -26,13 +26,12 @@ from typing import Any
 
 import torch
 import torch.nn.functional as F
+from heed.kernels.cross_entropy import fused_linear_cross_entropy
+from heed.kernels.rmsnorm import RMSNorm
+from heed.kernels.rope import QKNormRoPE
+from heed.kernels.xielu import ALPHA_INIT, BETA, XIELU, softplus_inverse
+from heed.training.data import attention_mask
 from torch import nn
-
-from kernels.cross_entropy import fused_linear_cross_entropy
-from kernels.rmsnorm import RMSNorm
-from kernels.rope import QKNormRoPE
-from kernels.xielu import ALPHA_INIT, BETA, XIELU, softplus_inverse
-from training.data import attention_mask
 
 VOCAB = 131_072  # Mistral-Nemo tekken (DESIGN.md, "Tokenizer")
 

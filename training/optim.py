@@ -2,7 +2,7 @@
 
 * `AdEMAMix` (Pagliardini, Ablin & Grangier, 2024): Adam plus a slow EMA of the gradient
   (β3 = 0.9999) weighted by α, the update in DESIGN.md. Each parameter's step is one call to
-  `kernels.ademamix.ademamix_step` (a fused Triton kernel on CUDA, the reference on the CPU).
+  `heed.kernels.ademamix.ademamix_step` (a fused Triton kernel on CUDA, the reference on the CPU).
   α and β3 are warmed up as in the paper, since a slow EMA of the first, large gradients
   would otherwise dominate the update: α linearly from 0, β3 from β1 to its final value
   linearly in *half-life* space (the half-life of an EMA with factor β is ln ½ / ln β steps).
@@ -17,8 +17,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 import torch
-
-from kernels.ademamix import ademamix_step
+from heed.kernels.ademamix import ademamix_step
 
 
 def alpha_at(step: int, alpha: float, warmup: int) -> float:

@@ -1,7 +1,7 @@
 """The training loop: one process, or many under torchrun (DDP, or FSDP2 for the big sizes).
 
-    python -m training.cli train configs/train-tiny.toml               # one process
-    torchrun --nproc_per_node 8 -m training.cli train configs/train-1b.toml
+    python -m heed.training.cli train configs/train-tiny.toml               # one process
+    torchrun --nproc_per_node 8 -m heed.training.cli train configs/train-1b.toml
 
 Each optimizer step takes the global batch (data.batch_size sequences) as micro-batches of
 data.micro_batch_size per rank. The loss is the mean over every kept target of the whole
@@ -34,12 +34,11 @@ from typing import Any
 
 import torch
 import torch.distributed as dist
-
-from training.config import TrainConfig, TrainConfigError
-from training.data import Batch, TokenLoader, merge_states, token_files
-from training.data import check_manifest as check_token_manifest
-from training.model import Transformer
-from training.optim import build_optimizer, wsd_lr
+from heed.training.config import TrainConfig, TrainConfigError
+from heed.training.data import Batch, TokenLoader, merge_states, token_files
+from heed.training.data import check_manifest as check_token_manifest
+from heed.training.model import Transformer
+from heed.training.optim import build_optimizer, wsd_lr
 
 CHECKPOINTS = "checkpoints"
 LATEST = "latest"
@@ -411,7 +410,7 @@ def load_model_and_meta(
     path: str | Path, device: str | torch.device = "cpu"
 ) -> tuple[Transformer, dict[str, Any]]:
     """A checkpoint's model, whole, on one device, and its metadata (step, configs)."""
-    from training.model import ModelConfig
+    from heed.training.model import ModelConfig
 
     path = checkpoint_path(path)
     meta = read_meta(path)

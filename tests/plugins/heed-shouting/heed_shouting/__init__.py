@@ -6,9 +6,8 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 import pyarrow as pa
-
-from curation.document import Document
-from filters.base import Filter
+from heed.curation.document import Document
+from heed.filters.base import Filter
 
 
 @dataclass

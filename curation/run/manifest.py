@@ -8,10 +8,10 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
-from curation.config import PipelineConfig
-from curation.crawl import Listing
-from curation.output import MANIFEST, write_json_atomic
-from curation.stage import Stage
+from heed.curation.config import PipelineConfig
+from heed.curation.crawl.listing import Listing
+from heed.curation.run.output import MANIFEST, write_json_atomic
+from heed.curation.stage import Stage
 
 # Bump when the documents/tokens/audit schemas change incompatibly (training checks it).
 FORMAT_VERSION = 1

@@ -19,9 +19,8 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from curation import calibrate, executors
-from curation.config import ConfigError, PipelineConfig
-from curation.crawl import (
+from heed.curation.config import ConfigError, PipelineConfig
+from heed.curation.crawl.listing import (
     SELECTION_HELP,
     WARC_LISTING,
     Listing,
@@ -30,10 +29,11 @@ from curation.crawl import (
     select,
     select_shards,
 )
-from curation.manifest import build_manifest, stages_digest, write_manifest
-from curation.output import failure_path, read_failures, read_marker, write_json_atomic
-from curation.stage import RunContext, Stage
-from filters import registry
+from heed.curation.run import calibrate, executors
+from heed.curation.run.manifest import build_manifest, stages_digest, write_manifest
+from heed.curation.run.output import failure_path, read_failures, read_marker, write_json_atomic
+from heed.curation.stage import RunContext, Stage
+from heed.filters import registry
 
 # soft_wrap: messages and paths stay on one line, whatever the terminal width.
 console = Console(stderr=True, soft_wrap=True)
@@ -113,7 +113,7 @@ def timing_table(markers: list[dict[str, Any]]) -> Table | None:
 
 def optout_table(out: Path, top: int = 10) -> Table | None:
     """Opt-out removals by signal, by blocking agent, and the hosts that removed the most."""
-    from curation.audit import optout_counts
+    from heed.curation.audit.query import optout_counts
 
     counts = optout_counts(out, top)
     if counts is None:
@@ -129,13 +129,13 @@ def optout_table(out: Path, top: int = 10) -> Table | None:
 
 
 def cmd_robots_build(args: argparse.Namespace) -> int:
-    from curation.snapshot import build_snapshot, captures_from_crawl, captures_from_dir
+    from heed.curation.optout.snapshot import build_snapshot, captures_from_crawl, captures_from_dir
 
     # A URL stays as given; a folder is made absolute.
     root = args.crawl_root if "://" in args.crawl_root else str(Path(args.crawl_root).resolve())
     hosts = None
     if args.hosts_from_crawl:
-        from curation.snapshot import crawl_hosts
+        from heed.curation.optout.snapshot import crawl_hosts
 
         hosts = crawl_hosts(root, args.hosts_from_crawl, select_shards(root, args.hosts_from_crawl))
     elif args.hosts:
@@ -151,8 +151,8 @@ def cmd_robots_build(args: argparse.Namespace) -> int:
         captures = captures_from_dir(Path(args.from_dir), args.captured_at)
         sources = [f"dir:{Path(args.from_dir).resolve()}"]
     else:
-        from curation.robots_fetch import fetch_many
-        from curation.snapshot import Capture
+        from heed.curation.optout.live import fetch_many
+        from heed.curation.optout.snapshot import Capture
 
         if hosts is None:
             raise ConfigError(
@@ -293,7 +293,7 @@ def cmd_corpus(args: argparse.Namespace) -> int:
         write_manifest(out, manifest)
     console.print(summarize(run.markers, run.result.failed, [s.name for s in run.stages]))
     if run.markers:
-        from curation.report import write_report
+        from heed.curation.audit.report import write_report
 
         report = write_report(out)  # also after failures: what is done so far
         console.print(escape(f"report: {report}"))
@@ -362,7 +362,7 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
 
 
 def cmd_audit_explain(args: argparse.Namespace) -> int:
-    from curation.audit import explain, find_records, stage_columns
+    from heed.curation.audit.query import explain, find_records, stage_columns
 
     out = Path(args.out)
     rows = find_records(out, args.key)
@@ -423,7 +423,7 @@ def summary_tables(data: dict[str, Any], top: int = 15) -> list[Table]:
 
 
 def cmd_audit_summary(args: argparse.Namespace) -> int:
-    from curation.audit import summary
+    from heed.curation.audit.query import summary
 
     data = summary(Path(args.out))
     if args.json:
@@ -435,7 +435,7 @@ def cmd_audit_summary(args: argparse.Namespace) -> int:
 
 
 def cmd_audit_sql(args: argparse.Namespace) -> int:
-    from curation.audit import sql
+    from heed.curation.audit.query import sql
 
     try:
         table = sql(Path(args.out), args.query)
@@ -463,7 +463,7 @@ def cmd_audit_sql(args: argparse.Namespace) -> int:
 
 
 def cmd_audit_rethreshold(args: argparse.Namespace) -> int:
-    from curation.rethreshold import DIFF, rethreshold
+    from heed.curation.audit.rethreshold import DIFF, rethreshold
 
     counts = rethreshold(Path(args.out), args.set, Path(args.new))
     console.print(
@@ -479,7 +479,7 @@ def cmd_audit_rethreshold(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from curation.report import write_report
+    from heed.curation.audit.report import write_report
 
     path = write_report(Path(args.out), Path(args.output) if args.output else None)
     console.print(escape(f"report: {path}"))

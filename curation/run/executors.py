@@ -19,9 +19,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from curation.config import PipelineConfig
-from curation.crawl import Shard
-from curation.shard import process_shard
+from heed.curation.config import PipelineConfig
+from heed.curation.crawl.listing import Shard
+from heed.curation.run.shard import process_shard
 
 log = logging.getLogger(__name__)
 EXECUTORS = ("ray", "local")

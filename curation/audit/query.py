@@ -13,10 +13,9 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.dataset as ds
-
-from curation.output import MANIFEST
-from curation.stage import Stage
-from curation.warc import READ_REASONS, READ_STAGE
+from heed.curation.crawl.warc import READ_REASONS, READ_STAGE
+from heed.curation.run.output import MANIFEST
+from heed.curation.stage import Stage
 
 
 def audit_dataset(out: Path) -> ds.Dataset:
@@ -97,7 +96,7 @@ def reason_meaning(stage: dict[str, Any], code: str) -> str | None:
 @functools.cache
 def _stage_class(ref: str) -> type[Stage] | None:
     """The class a manifest names (cached: finding a plug-in reads the entry points)."""
-    from curation.config import ConfigError, stage_class
+    from heed.curation.config import ConfigError, stage_class
 
     try:
         return stage_class(ref)

@@ -26,12 +26,11 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
-
-from curation.crawl import ROBOTS_LISTING, Shard, open_input, read_listing
-from curation.fetch import FetchOptions
-from curation.output import sha256_file, write_json_atomic
-from curation.robots import MAX_ROBOTS_BYTES
-from curation.warc import host_of, response_records
+from heed.curation.crawl.fetch import FetchOptions
+from heed.curation.crawl.listing import ROBOTS_LISTING, Shard, open_input, read_listing
+from heed.curation.crawl.warc import host_of, response_records
+from heed.curation.optout.robots import MAX_ROBOTS_BYTES
+from heed.curation.run.output import sha256_file, write_json_atomic
 
 log = logging.getLogger(__name__)
 

@@ -21,12 +21,11 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
-
-from curation.audit import audit_dataset
-from curation.config import ConfigError, build_stage, stage_class
-from curation.document import Document
-from curation.output import MANIFEST, write_json_atomic
-from curation.stage import Stage
+from heed.curation.audit.query import audit_dataset
+from heed.curation.config import ConfigError, build_stage, stage_class
+from heed.curation.document import Document
+from heed.curation.run.output import MANIFEST, write_json_atomic
+from heed.curation.stage import Stage
 
 DIFF = "diff.parquet"
 _DIFF_SCHEMA = pa.schema(

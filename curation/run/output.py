@@ -25,8 +25,7 @@ from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
-
-from curation.document import Document
+from heed.curation.document import Document
 
 KINDS = ("documents", "tokens", "audit")
 MARKERS = "markers"

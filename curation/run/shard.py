@@ -16,14 +16,14 @@ from itertools import islice
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from curation.config import PipelineConfig
-from curation.crawl import Shard, open_input
-from curation.document import Document
-from curation.fetch import ConnectionGate
-from curation.manifest import stages_digest
-from curation.output import ShardWriter, read_marker
-from curation.stage import RunContext, Stage
-from curation.warc import read_documents
+from heed.curation.config import PipelineConfig
+from heed.curation.crawl.fetch import ConnectionGate
+from heed.curation.crawl.listing import Shard, open_input
+from heed.curation.crawl.warc import read_documents
+from heed.curation.document import Document
+from heed.curation.run.manifest import stages_digest
+from heed.curation.run.output import ShardWriter, read_marker
+from heed.curation.stage import RunContext, Stage
 
 log = logging.getLogger(__name__)
 

@@ -1,6 +1,7 @@
 """Live robots.txt fetching: polite, bounded, and safe against server-side request forgery.
 
-Common Crawl's own robots.txt captures (`curation.snapshot`) judge a crawl's pages as the crawler
+Common Crawl's own robots.txt captures (`heed.curation.optout.snapshot`) judge a crawl's pages as
+the crawler
 saw them. A snapshot taken *now* answers a different question (has the site opted out of AI
 training since?), and that needs a live fetch. Fetching URLs named by untrusted web data is
 dangerous in three ways, each handled here:

@@ -10,10 +10,9 @@ from typing import ClassVar
 
 import numpy as np
 import pyarrow as pa
-
-from curation.document import Document
-from curation.output import sha256_file
-from curation.stage import RunContext, Stage
+from heed.curation.document import Document
+from heed.curation.run.output import sha256_file
+from heed.curation.stage import RunContext, Stage
 
 # Mistral-Nemo (July 2024) uses tekken_240718; mistral-common also ships later revisions.
 DEFAULT_TOKENIZER = "tekken_240718.json"

@@ -14,10 +14,9 @@ from typing import ClassVar
 
 import pyarrow as pa
 import trafilatura
+from heed.curation.document import Document
+from heed.curation.stage import Stage
 from trafilatura.settings import Extractor
-
-from curation.document import Document
-from curation.stage import Stage
 
 HTML_TYPES = frozenset({"text/html", "application/xhtml+xml"})
 _CHARSET = re.compile(r"charset\s*=\s*[\"']?([\w.:-]+)", re.IGNORECASE)

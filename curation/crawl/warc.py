@@ -27,8 +27,7 @@ from typing import BinaryIO
 from urllib.parse import urlsplit
 
 from fastwarc.warc import ArchiveIterator, WarcRecordType
-
-from curation.document import Document
+from heed.curation.document import Document
 
 log = logging.getLogger(__name__)
 READ_STAGE = "read"

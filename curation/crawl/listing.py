@@ -1,6 +1,6 @@
 """Common Crawl's layout: `<root>/crawl-data/<crawl>/warc.paths.gz` lists the WARC shards and
 `robotstxt.paths.gz` the robots.txt captures, each path relative to `<root>`. The root is a
-local folder, an http(s) URL or an fsspec URL (see `curation.fetch`)."""
+local folder, an http(s) URL or an fsspec URL (see `heed.curation.crawl.fetch`)."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
-from curation.config import ConfigError
-from curation.fetch import ConnectionGate, FetchError, FetchOptions, join, open_stream
+from heed.curation.config import ConfigError
+from heed.curation.crawl.fetch import ConnectionGate, FetchError, FetchOptions, join, open_stream
 
 WARC_LISTING = "warc.paths.gz"
 ROBOTS_LISTING = "robotstxt.paths.gz"

@@ -3,8 +3,8 @@
 The page shows the run's header (crawl, config, records, kept, tokens), the funnel through the
 stage chain, documents and tokens per language, a histogram of every numeric score column of
 the audit with its threshold, the opt-out removals, and the errors. It reads only the audit
-(through `curation.audit`) and `manifest.json`, so it also renders a run that failed or has
-not finished (without thresholds then).
+(through `heed.curation.audit.query`) and `manifest.json`, so it also renders a run that failed
+or has not finished (without thresholds then).
 
 Charts are inline SVG built here: no JavaScript, no external file, font or CDN, so the page
 opens offline and can be mailed or archived as one file. Everything that comes from a crawled
@@ -28,9 +28,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.dataset as ds
-
-from curation.audit import audit_dataset, optout_counts, summary
-from curation.output import AUDIT_FIELDS, MANIFEST
+from heed.curation.audit.query import audit_dataset, optout_counts, summary
+from heed.curation.run.output import AUDIT_FIELDS, MANIFEST
 
 REPORT = "report.html"
 # The audit's fixed columns; every other column is a stage's score.

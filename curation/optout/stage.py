@@ -27,10 +27,8 @@ from pathlib import Path
 from typing import ClassVar
 
 import pyarrow as pa
-
-from curation.document import Document
-from curation.output import write_json_atomic
-from curation.robots import (
+from heed.curation.document import Document
+from heed.curation.optout.robots import (
     ROBOTS_PATH,
     RobotsTxt,
     Rule,
@@ -39,7 +37,7 @@ from curation.robots import (
     status_verdict,
     url_path,
 )
-from curation.snapshot import (
+from heed.curation.optout.snapshot import (
     Capture,
     Snapshot,
     build_snapshot,
@@ -47,7 +45,8 @@ from curation.snapshot import (
     captures_from_dir,
     folder_digest,
 )
-from curation.stage import RunContext, Stage
+from heed.curation.run.output import write_json_atomic
+from heed.curation.stage import RunContext, Stage
 
 log = logging.getLogger(__name__)
 

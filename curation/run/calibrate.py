@@ -27,10 +27,9 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow.dataset as ds
-
-from curation.config import ConfigError, PipelineConfig
-from curation.output import write_json_atomic
-from curation.stage import Stage
+from heed.curation.config import ConfigError, PipelineConfig
+from heed.curation.run.output import write_json_atomic
+from heed.curation.stage import Stage
 
 CALIBRATION = "calibration.json"
 CALIBRATION_RUN = "calibration"  # the sample run's own output folder, under the corpus output
