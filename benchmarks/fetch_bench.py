@@ -26,6 +26,7 @@ sys.path.insert(0, str(ROOT / "tests"))  # the loopback crawl server is a test h
 
 from crawl_server import CrawlServer  # noqa: E402
 from fastwarc.stream_io import GzipReader  # noqa: E402
+
 from heed.curation.crawl.fetch import FetchOptions, open_stream  # noqa: E402
 from heed.curation.crawl.listing import read_listing  # noqa: E402
 

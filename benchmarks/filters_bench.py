@@ -27,6 +27,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import fasttext
+
 from heed.curation.document import Document
 from heed.curation.stage import RunContext
 from heed.filters.fasttext_model import FastTextModel, train_supervised

@@ -30,7 +30,7 @@ import pyarrow.parquet as pq
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from heed.curation.run.output import TOKENS_SCHEMA  # noqa: E402
+from heed.common.tokens import TOKENS_SCHEMA  # noqa: E402
 from heed.training.config import TrainConfig  # noqa: E402
 from heed.training.data import list_units, read_unit, token_files  # noqa: E402
 from heed.training.memorization import memorization  # noqa: E402

@@ -22,8 +22,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
-from heed.filters.pii import DEFAULT_PHONE_REGIONS, KINDS, Redactor, build_analyzer
 from pii_corpus import LOCALES, Generator
+
+from heed.filters.pii import DEFAULT_PHONE_REGIONS, KINDS, Redactor, build_analyzer
 
 DOC_BYTES = 2048
 

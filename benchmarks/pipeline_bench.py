@@ -162,22 +162,22 @@ def bench_config(
 def worker_heed(spec: dict[str, Any]) -> dict[str, Any]:
     from heed.curation.config import PipelineConfig
     from heed.curation.crawl.listing import Shard
-    from heed.curation.run.shard import process_shard, stages_for
+    from heed.curation.run.shard import pipeline_for, process_shard
 
     config = PipelineConfig.load(spec["config"])
     out = Path(spec["out"])
     shards = [Shard(i, p) for i, p in spec["shards"]]
     start = time.perf_counter()
-    stages_for(config, out)  # models, tokenizer, snapshots: once per process
+    pipeline_for(config, out)  # models, tokenizer, snapshots: once per process
     setup = time.perf_counter() - start
     timings: dict[str, list[float]] = {}
     records = kept = tokens = 0
     for shard in shards:
-        marker = process_shard(config, shard, out)
-        records += marker["records"]
-        tokens += marker["tokens"]
-        kept += sum(n for k, n in marker["outcomes"].items() if k.startswith("kept:"))
-        for name, t in marker["timings"].items():
+        result = process_shard(config, shard, out)
+        records += result.records
+        tokens += result.tokens
+        kept += sum(n for o, n in result.outcomes.items() if o.status == "kept")
+        for name, t in result.timings.items():
             entry = timings.setdefault(name, [0, 0.0])
             entry[0] += t["records"]
             entry[1] += t["seconds"]
@@ -207,6 +207,7 @@ def worker_datatrove(spec: dict[str, Any]) -> dict[str, Any]:
     from datatrove.pipeline.readers import WarcReader
     from datatrove.pipeline.writers import ParquetWriter
     from datatrove.utils.lid import FT176LID
+
     from heed.curation.crawl.warc import host_of
     from heed.curation.document import Document as HeedDocument
     from heed.curation.optout.stage import HEAD_BYTES
@@ -376,6 +377,7 @@ def worker_datatrove(spec: dict[str, Any]) -> dict[str, Any]:
 def worker_floor(spec: dict[str, Any]) -> dict[str, Any]:
     import trafilatura
     from fastwarc.warc import ArchiveIterator, WarcRecordType
+
     from heed.curation.text.extract import HTML_TYPES, Extract, decode_html
 
     settings = Extract()  # heed's settings, and its one-time trafilatura options
@@ -468,12 +470,10 @@ def launch(kind: str, specs: list[dict[str, Any]]) -> dict[str, Any]:
 def prepare_heed(config: Path, out: Path) -> None:
     """The driver's part of a heed run (robots snapshots), as `heed corpus` does it."""
     from heed.curation.config import PipelineConfig
-    from heed.curation.stage import RunContext
+    from heed.curation.pipeline import Pipeline
 
-    cfg = PipelineConfig.load(config)
-    context = RunContext(cfg.crawl_root, cfg.crawl, str(out))
-    for stage in cfg.build_stages():
-        stage.prepare(context)
+    pipeline = Pipeline(PipelineConfig.load(config))
+    pipeline.prepare(pipeline.context(out))
 
 
 def run_heed(config: Path, crawl_root: Path, out: Path, workers: int, records: int) -> dict:

@@ -1,4 +1,5 @@
-"""Pipeline configs: TOML files, checked in full before any work starts.
+"""Pipeline configs: a TOML file (or a dict), checked in full before any work starts and parsed
+once into typed objects that the run passes on.
 
 ```toml
 name = "sample"
@@ -12,107 +13,114 @@ stages = ["opt_out", "extract", "language", "toxicity", "pii", "tokenize"]
 [stage.language]              # parameters of one stage; unknown keys are errors
 min_score = 0.5
 
-[fetch]                       # reading remote crawls (curation.fetch.FetchOptions)
+[fetch]                       # reading remote crawls (heed.curation.crawl.fetch.FetchOptions)
 timeout = 60
 ```
+
+Every problem is reported at once (`ConfigError.problems`), each naming the key and the valid
+choices.
 """
 
 from __future__ import annotations
 
+import copy
 import dataclasses
-import difflib
-import importlib
+import importlib.resources
 import tomllib
-import types
-import typing
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from heed.common.tables import check_table, suggest, type_ok
+from heed.curation import registry
 from heed.curation.crawl.fetch import FetchOptions
+from heed.curation.crawl.listing import check_selection
+from heed.curation.errors import ConfigError
 from heed.curation.stage import Stage
 
-# Stages that belong to curation itself; everything else is a filter found through its registry.
-CURATION_STAGES: dict[str, str] = {
-    "opt_out": "heed.curation.optout.stage:OptOut",
-    "extract": "heed.curation.text.extract:Extract",
-    "tokenize": "heed.curation.text.tokenize:Tokenize",
-}
-DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "configs" / "sample.toml"
 TOP_LEVEL_KEYS = (
     "name", "crawl_root", "crawl", "shards", "batch_size", "stages", "stage", "fetch",
 )  # fmt: skip
+REQUIRED_KEYS = ("name", "crawl", "stages")
 DEFAULT_CRAWL_ROOT = "https://data.commoncrawl.org/"
 
 
-class ConfigError(ValueError):
-    """A config that cannot run; the message names the problem and the valid choices."""
-
-
-def _suggest(word: str, choices: typing.Iterable[str]) -> str:
-    choices = sorted(choices)
-    close = difflib.get_close_matches(word, choices, n=1)
-    hint = f" (did you mean {close[0]!r}?)" if close else ""
-    return f"{hint}; valid: {', '.join(choices)}"
+def default_config() -> Path:
+    """The config `heed corpus` reads when given none: the sample crawl's, shipped with heed."""
+    return Path(str(importlib.resources.files("heed.configs") / "sample.toml"))
 
 
 def stage_names() -> list[str]:
-    from heed.filters import registry
-
-    return sorted({*CURATION_STAGES, *registry.available()})
+    return sorted(registry.available())
 
 
 def stage_class(ref: str) -> type[Stage]:
-    """The Stage class for a stage name (curation's or a filter's) or a `module:Class` path."""
-    if ref in CURATION_STAGES:
-        module_name, _, attr = CURATION_STAGES[ref].partition(":")
-        return getattr(importlib.import_module(module_name), attr)
-    from heed.filters import registry
-
+    """The Stage class a config names, or a ConfigError saying why there is none."""
     try:
-        return registry.load(ref)
-    except KeyError:
-        raise ConfigError(f"unknown stage {ref!r}{_suggest(ref, stage_names())}") from None
+        return registry.stage_class(ref)
+    except registry.UnknownStage:
+        raise ConfigError(f"unknown stage {ref!r}{suggest(ref, stage_names())}") from None
     except (ImportError, AttributeError, TypeError) as exc:
         raise ConfigError(f"cannot load stage {ref!r}: {exc}") from None
 
 
-def _type_ok(value: Any, hint: Any) -> bool:
-    origin = typing.get_origin(hint)
-    if hint is float:
-        return isinstance(value, int | float) and not isinstance(value, bool)
-    if hint in (int, str, bool):
-        return isinstance(value, hint) and not (hint is int and isinstance(value, bool))
-    if origin in (list, tuple):
-        (item,) = typing.get_args(hint)[:1]
-        return isinstance(value, list) and all(_type_ok(v, item) for v in value)
-    if origin is dict:
-        key, item = typing.get_args(hint)
-        return isinstance(value, dict) and all(
-            _type_ok(k, key) and _type_ok(v, item) for k, v in value.items()
-        )
-    if origin in (typing.Union, types.UnionType):
-        return any(_type_ok(value, h) for h in typing.get_args(hint))
-    return True
+def stage_problems(cls: type[Stage], params: Mapping[str, Any]) -> list[str]:
+    """Everything wrong with `params` as the parameters of `cls`: unknown keys, wrong types,
+    and what the stage's own checks (`__post_init__`) refuse."""
+    where = f"[stage.{cls.name}]"
+    if not isinstance(params, Mapping):
+        return [f"{where} must be a table"]
+    problems = check_table(cls, dict(params), where)
+    if not problems:
+        try:
+            cls(**copy.deepcopy(dict(params)))
+        except (ValueError, TypeError) as exc:
+            problems.append(f"{where}: {exc}")
+    return problems
 
 
-def build_stage(ref: str, params: dict[str, Any]) -> Stage:
-    """Instantiate a stage from its config table, rejecting unknown keys and wrong types."""
+def build_stage(ref: str, params: Mapping[str, Any]) -> Stage:
+    """A stage from its config table; ConfigError with every problem if it cannot be built."""
     cls = stage_class(ref)
-    hints = typing.get_type_hints(cls)
-    fields = {f.name: f for f in dataclasses.fields(cls) if f.init}
-    for key, value in params.items():
-        if key not in fields:
-            raise ConfigError(f"[stage.{cls.name}]: unknown key {key!r}{_suggest(key, fields)}")
-        if not _type_ok(value, hints[key]):
-            raise ConfigError(
-                f"[stage.{cls.name}]: {key} = {value!r} is not a valid "
-                f"{getattr(hints[key], '__name__', hints[key])}"
-            )
-    try:
-        return cls(**params)
-    except (ValueError, TypeError) as exc:
-        raise ConfigError(f"[stage.{cls.name}]: {exc}") from None
+    problems = stage_problems(cls, params)
+    if problems:
+        raise ConfigError(problems)
+    return cls(**copy.deepcopy(dict(params)))
+
+
+@dataclass(frozen=True)
+class StageSpec:
+    """One entry of `stages`: the reference the config wrote (a registered name or
+    `module:Class`), the class it names, and its checked parameters (file paths absolute).
+    `build()` makes a fresh stage; models load later, in `setup`, once per process."""
+
+    ref: str
+    cls: type[Stage]
+    params: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def name(self) -> str:
+        return self.cls.name
+
+    def build(self) -> Stage:
+        return self.cls(**copy.deepcopy(dict(self.params)))
+
+    def param(self, key: str) -> Any:
+        """A parameter's value: as configured, else the stage's default."""
+        if key in self.params:
+            return self.params[key]
+        default = next(f for f in dataclasses.fields(self.cls) if f.name == key)
+        if default.default_factory is not dataclasses.MISSING:
+            return default.default_factory()
+        return default.default
+
+    def with_params(self, **changes: Any) -> StageSpec:
+        params = {**self.params, **changes}
+        problems = stage_problems(self.cls, params)
+        if problems:
+            raise ConfigError(problems)
+        return dataclasses.replace(self, params=params)
 
 
 def _is_url(location: str) -> bool:
@@ -130,113 +138,179 @@ def _resolve(value: Any, base: Path) -> Any:
     return value
 
 
-def _resolve_paths(refs: list[Any], tables: dict[str, Any], base: Path) -> dict[str, Any]:
-    """Stage parameters that are file paths (a stage's `path_params`), made absolute against
-    the config file's folder, so the config means the same from any working directory."""
-    resolved = dict(tables)
-    for ref in refs:
-        if not isinstance(ref, str):
-            continue
-        cls = stage_class(ref)
-        params = dict(resolved.get(cls.name, {}))
-        for key in cls.path_params:
-            if key in params:
-                params[key] = _resolve(params[key], base)
-        if params:
-            resolved[cls.name] = params
-    return resolved
-
-
 @dataclass(frozen=True)
 class PipelineConfig:
+    """A checked config. Build one with `load` (a TOML file) or `from_dict`."""
+
     name: str
     crawl_root: str
     crawl: str
-    stages: tuple[str, ...]
-    stage_params: dict[str, dict[str, Any]] = field(default_factory=dict)
-    shards: int | str = 0  # see curation.crawl.SELECTION_HELP
+    stages: tuple[StageSpec, ...]
+    shards: int | str = 0  # see heed.curation.crawl.listing.SELECTION_HELP
     batch_size: int = 64
-    fetch: dict[str, Any] = field(default_factory=dict)  # FetchOptions fields
-    source: str = ""
+    fetch: FetchOptions = field(default_factory=FetchOptions)
+    source: str = ""  # the config file, when there is one
 
     @classmethod
     def load(cls, path: str | Path | None = None, **overrides: Any) -> PipelineConfig:
-        """Read and check a TOML config; `overrides` (crawl_root, crawl, shards) win over it."""
-        path = Path(path) if path else DEFAULT_CONFIG
+        """Read and check a TOML config; `overrides` (crawl_root, crawl, shards, ...) win over
+        it. Relative paths in the file are relative to the file; a crawl root given as an
+        override is relative to the working directory."""
+        path = Path(path) if path else default_config()
         if not path.is_file():
             raise ConfigError(f"config file not found: {path}")
         try:
             raw = tomllib.loads(path.read_text(encoding="utf-8"))
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"{path}: not valid TOML: {exc}") from None
-        for key in raw:
+        return cls.from_dict(raw, base=path.parent, source=str(path.resolve()), **overrides)
+
+    @classmethod
+    def from_dict(
+        cls,
+        values: Mapping[str, Any],
+        base: str | Path = ".",
+        source: str = "",
+        **overrides: Any,
+    ) -> PipelineConfig:
+        """A config from the tables a TOML file would hold; relative paths are read against
+        `base`. Raises ConfigError listing every problem."""
+        where = f"{source}: " if source else ""
+        base = Path(base)
+        problems: list[str] = []
+        for key in values:
             if key not in TOP_LEVEL_KEYS:
-                raise ConfigError(f"{path}: unknown key {key!r}{_suggest(key, TOP_LEVEL_KEYS)}")
-        for key in ("name", "crawl", "stages"):
-            if key not in raw:
-                raise ConfigError(f"{path}: missing required key {key!r}")
-        values = {**raw, **{k: v for k, v in overrides.items() if v is not None}}
+                problems.append(f"{where}unknown key {key!r}{suggest(key, TOP_LEVEL_KEYS)}")
+        for key in REQUIRED_KEYS:
+            if key not in values and overrides.get(key) is None:
+                problems.append(f"{where}missing required key {key!r}")
+        values = {**values, **{k: v for k, v in overrides.items() if v is not None}}
+        for key, kind in (("name", str), ("crawl", str), ("batch_size", int)):
+            if key in values and not type_ok(values[key], kind):
+                problems.append(f"{key} = {values[key]!r} must be a {kind.__name__}")
+        name = values.get("name", "")
+        if isinstance(name, str) and (not name or "/" in name or name.startswith(".")):
+            problems.append(f"name = {name!r} must be a plain folder name")
+        batch_size = values.get("batch_size", 64)
+        if type_ok(batch_size, int) and batch_size < 1:
+            problems.append(f"batch_size = {batch_size} must be >= 1")
+        shards = values.get("shards", 0)
+        try:
+            check_selection(shards)
+        except ConfigError as exc:
+            problems += exc.problems
+        fetch_table = values.get("fetch", {})
+        fetch = FetchOptions()
+        if not isinstance(fetch_table, dict):
+            problems.append("[fetch] must be a table")
+        else:
+            try:
+                fetch = FetchOptions.from_table(fetch_table)
+            except ConfigError as exc:
+                problems += exc.problems
         root = str(values.get("crawl_root") or DEFAULT_CRAWL_ROOT)
         if not _is_url(root):
-            # Relative roots in a file are relative to that file; on the command line, to the cwd.
-            base = Path.cwd() if overrides.get("crawl_root") else path.parent
-            root = str((base / root).resolve())
-        stage_params = values.get("stage", {})
-        if isinstance(stage_params, dict):
-            stage_params = _resolve_paths(values.get("stages", []), stage_params, path.parent)
-        config = cls(
+            # On the command line a relative root is relative to the working directory.
+            root_base = Path.cwd() if overrides.get("crawl_root") else base
+            root = str((root_base / root).resolve())
+        specs, stage_problems_found = _stage_specs(values.get("stages"), values.get("stage"), base)
+        problems += stage_problems_found
+        if problems:
+            raise ConfigError(problems)
+        return cls(
             name=values["name"],
             crawl_root=root,
             crawl=values["crawl"],
-            stages=tuple(values["stages"]),
-            stage_params=stage_params,
-            shards=values.get("shards", 0),
-            batch_size=values.get("batch_size", 64),
-            fetch=values.get("fetch", {}),
-            source=str(path.resolve()),
+            stages=specs,
+            shards=shards,
+            batch_size=batch_size,
+            fetch=fetch,
+            source=source,
         )
-        config.validate()
-        return config
 
-    def validate(self) -> None:
-        from heed.curation.crawl.listing import check_selection
+    @property
+    def stage_names(self) -> list[str]:
+        return [spec.name for spec in self.stages]
 
-        for key, kind in (("name", str), ("crawl", str), ("batch_size", int)):
-            if not _type_ok(getattr(self, key), kind):
-                raise ConfigError(f"{key} = {getattr(self, key)!r} must be a {kind.__name__}")
-        if not self.name or "/" in self.name or self.name.startswith("."):
-            raise ConfigError(f"name = {self.name!r} must be a plain folder name")
-        check_selection(self.shards)
-        if not isinstance(self.fetch, dict):
-            raise ConfigError("[fetch] must be a table")
-        self.fetch_options()
-        if self.batch_size < 1:
-            raise ConfigError(f"batch_size = {self.batch_size} must be >= 1")
-        if not self.stages or not all(isinstance(s, str) for s in self.stages):
-            raise ConfigError(f"stages must be a non-empty list of names; valid: {stage_names()}")
-        built = self.build_stages()
-        names = [s.name for s in built]
-        if len(set(names)) != len(names):
-            raise ConfigError(f"stages lists a stage twice: {names}")
-        for table in self.stage_params:
-            if table not in names:
-                raise ConfigError(f"[stage.{table}] configures a stage not in stages {names}")
-
-    def fetch_options(self) -> FetchOptions:
-        try:
-            return FetchOptions.from_table(self.fetch)
-        except (TypeError, ValueError) as exc:
-            raise ConfigError(str(exc)) from None
+    def spec(self, name: str) -> StageSpec:
+        return next(spec for spec in self.stages if spec.name == name)
 
     def build_stages(self) -> list[Stage]:
-        stages = []
-        for ref in self.stages:
-            cls = stage_class(ref)
-            params = self.stage_params.get(cls.name, {})
-            if not isinstance(params, dict):
-                raise ConfigError(f"[stage.{cls.name}] must be a table")
-            stages.append(build_stage(ref, params))
-        return stages
+        """Fresh stages (not set up). The run builds them once per process, in
+        heed.curation.pipeline.Pipeline."""
+        return [spec.build() for spec in self.stages]
+
+    def with_stage_params(self, changes: Mapping[str, Mapping[str, Any]]) -> PipelineConfig:
+        """The config with some stages' parameters changed (stage name -> {param: value})."""
+        stages = tuple(
+            spec.with_params(**changes[spec.name]) if spec.name in changes else spec
+            for spec in self.stages
+        )
+        return dataclasses.replace(self, stages=stages)
 
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self) | {"stages": list(self.stages)}
+        """The config as the manifest records it: the stages as referenced, the parameters as
+        given (paths absolute), the [fetch] settings that differ from the defaults."""
+        defaults = FetchOptions()
+        fetch = {
+            f.name: getattr(self.fetch, f.name)
+            for f in dataclasses.fields(FetchOptions)
+            if getattr(self.fetch, f.name) != getattr(defaults, f.name)
+        }
+        return {
+            "name": self.name,
+            "crawl_root": self.crawl_root,
+            "crawl": self.crawl,
+            "stages": [spec.ref for spec in self.stages],
+            "stage_params": {spec.name: dict(spec.params) for spec in self.stages if spec.params},
+            "shards": self.shards,
+            "batch_size": self.batch_size,
+            "fetch": fetch,
+            "source": self.source,
+        }
+
+
+def _stage_specs(refs: Any, tables: Any, base: Path) -> tuple[tuple[StageSpec, ...], list[str]]:
+    """The `stages` list and the `[stage.*]` tables as specs, and every problem with them."""
+    if not refs or not isinstance(refs, list) or not all(isinstance(r, str) for r in refs):
+        return (), [f"stages must be a non-empty list of names; valid: {stage_names()}"]
+    tables = tables if tables is not None else {}
+    if not isinstance(tables, dict):
+        return (), ["[stage] must hold one table per stage, e.g. [stage.language]"]
+    specs, problems = [], []
+    for ref in refs:
+        try:
+            cls = stage_class(ref)
+        except ConfigError as exc:
+            problems += exc.problems
+            continue
+        params = tables.get(cls.name, {})
+        found = stage_problems(cls, params)
+        if found:
+            problems += found
+            continue
+        # File parameters are read against the config file's folder, so the config means
+        # the same from any working directory.
+        params = {k: _resolve(v, base) if k in cls.path_params else v for k, v in params.items()}
+        specs.append(StageSpec(ref, cls, params))
+    names = [spec.name for spec in specs]
+    if len(set(names)) != len(names):
+        problems.append(f"stages lists a stage twice: {names}")
+    listed = {_name_of(ref) for ref in refs}
+    for table in tables:
+        if table not in listed:
+            problems.append(f"[stage.{table}] configures a stage not in stages {names}")
+    return tuple(specs), problems
+
+
+def _name_of(ref: str) -> str | None:
+    try:
+        return registry.stage_class(ref).name
+    except (LookupError, ImportError, AttributeError, TypeError):
+        return None
+
+
+def load_config(path: str | Path | None = None, **overrides: Any) -> PipelineConfig:
+    """A checked config from a TOML file (default: the sample crawl's); `overrides`
+    (crawl_root, crawl, shards, ...) win over the file."""
+    return PipelineConfig.load(path, **overrides)

@@ -1,9 +1,12 @@
-"""The unit that flows through the stage chain: one WARC response record."""
+"""The unit that flows through the stage chain: one WARC response record, or a document made
+in memory from text or from HTML and its URL."""
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from enum import StrEnum
+from urllib.parse import urlsplit
 
 import numpy as np
 
@@ -40,6 +43,44 @@ class Document:
     stage: str | None = None
     reason: str | None = None
     detail: str | None = None
+
+    @classmethod
+    def from_text(
+        cls, text: str, url: str = "", record_id: str | None = None, **fields: object
+    ) -> Document:
+        """A document whose text is already known: the extract stage keeps it as it is."""
+        return cls._in_memory(url, record_id, text.encode("utf-8"), text=text, **fields)
+
+    @classmethod
+    def from_html(
+        cls, html: str | bytes, url: str, record_id: str | None = None, **fields: object
+    ) -> Document:
+        """An HTML page as a crawler would have fetched it (HTTP 200, text/html): every stage
+        runs on it as on a WARC record, opt-out and extraction included."""
+        payload = html.encode("utf-8") if isinstance(html, str) else html
+        headers = {
+            "content-type": "text/html; charset=utf-8" if isinstance(html, str) else "text/html"
+        }
+        fields = {"http_status": 200, "http_headers": headers, **fields}
+        return cls._in_memory(url, record_id, payload, payload=payload, **fields)
+
+    @classmethod
+    def _in_memory(
+        cls, url: str, record_id: str | None, content: bytes, **fields: object
+    ) -> Document:
+        # The same content and URL get the same id, so outputs stay deterministic.
+        digest = hashlib.sha256(url.encode("utf-8") + b"\0" + content).hexdigest()[:32]
+        values: dict[str, object] = {
+            "record_id": record_id or f"<urn:sha256:{digest}>",
+            "url": url,
+            "host": (urlsplit(url).hostname or "") if url else "",
+            "crawl": "",
+            "shard": "",
+            "offset": 0,
+            "warc_date": "",
+            **fields,
+        }
+        return cls(**values)  # type: ignore[arg-type]
 
     @property
     def alive(self) -> bool:

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import pyarrow as pa
+
 from heed.curation.crawl.fetch import FetchOptions
 from heed.curation.document import Document
 
@@ -55,6 +56,8 @@ class Stage:
     # Score column -> the parameter holding its global threshold (per-language overrides live
     # in the same name plus "s", e.g. threshold / thresholds): for reports and rethreshold.
     threshold_params: ClassVar[dict[str, str]] = {}
+    # Whether the stage reads the raw page (the HTTP payload) rather than the extracted text.
+    reads_payload: ClassVar[bool] = False
     # Every reason code the stage may drop or fail a record with -> what it means (audit
     # explain prints it). STAGE_REASONS apply to every stage.
     reasons: ClassVar[dict[str, str]] = {}

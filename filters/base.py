@@ -9,8 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import ClassVar
 
+from heed.common.ranks import ranks_at_or_above, tie_key
 from heed.curation.document import Document
-from heed.curation.run.calibrate import ranks_at_or_above, tie_key
 from heed.curation.stage import Stage
 
 

@@ -1,8 +1,5 @@
-"""`heed filters ...` commands: work on filters' models outside a pipeline run.
-
-Each entry of `filters.registry.COMMANDS` points at a function here that adds its arguments to
-an argparse parser and returns the function that runs the command.
-"""
+"""`heed filters ...`: work on filters' models outside a pipeline run. Added to the `heed`
+command line through the `heed.commands` entry point group, like every command group."""
 
 from __future__ import annotations
 
@@ -12,6 +9,21 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
+
+
+def log(message: str) -> None:
+    """Progress and results of a command that writes a file: messages, so on stderr."""
+    print(message, file=sys.stderr)
+
+
+def add_commands(commands: argparse._SubParsersAction) -> None:
+    filters = commands.add_parser("filters", help="filters' models: training")
+    subcommands = filters.add_subparsers(dest="filters_command", required=True, metavar="COMMAND")
+    train = subcommands.add_parser(
+        "train-fasttext",
+        help="train a fastText classifier (e.g. toxicity) from label<TAB>text lines",
+    )
+    train.set_defaults(func=train_fasttext(train))
 
 
 def train_fasttext(parser: argparse.ArgumentParser) -> Callable[[argparse.Namespace], int]:
@@ -35,10 +47,10 @@ def train_fasttext(parser: argparse.ArgumentParser) -> Callable[[argparse.Namesp
 
         examples = list(read_labelled_tsv(args.labels))
         if not examples:
-            print(f"error: {args.labels} has no labelled lines", file=sys.stderr)
+            log(f"error: {args.labels} has no labelled lines")
             return 2
         counts = Counter(label for label, _ in examples)
-        print(f"{len(examples):,} examples: " + ", ".join(f"{k} {v:,}" for k, v in counts.items()))
+        log(f"{len(examples):,} examples: " + ", ".join(f"{k} {v:,}" for k, v in counts.items()))
         started = time.monotonic()
         model = train_supervised(
             examples,
@@ -55,7 +67,7 @@ def train_fasttext(parser: argparse.ArgumentParser) -> Callable[[argparse.Namesp
         seconds = time.monotonic() - started
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)
         model.save(args.out)
-        print(f"trained in {seconds:.1f}s; labels {model.labels}; wrote {args.out}")
+        log(f"trained in {seconds:.1f}s; labels {model.labels}; wrote {args.out}")
         if args.valid:
             held_out = list(read_labelled_tsv(args.valid))
             right = sum(
@@ -64,7 +76,7 @@ def train_fasttext(parser: argparse.ArgumentParser) -> Callable[[argparse.Namesp
                 for label, text in held_out
             )
             share = right / max(len(held_out), 1)
-            print(f"held-out accuracy: {right}/{len(held_out)} = {share:.3f}")
+            print(f"held-out accuracy: {right}/{len(held_out)} = {share:.3f}")  # the result: stdout
         return 0
 
     return run

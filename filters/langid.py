@@ -15,8 +15,9 @@ from pathlib import Path
 from typing import ClassVar
 
 import pyarrow as pa
+
+from heed.common.files import sha256_file
 from heed.curation.document import Document
-from heed.curation.run.output import sha256_file
 from heed.curation.stage import RunContext
 from heed.filters.base import Filter
 from heed.filters.fasttext_model import FastTextModel

@@ -42,6 +42,7 @@ from dataclasses import dataclass, field
 from typing import ClassVar
 
 import pyarrow as pa
+
 from heed.curation.document import Document
 from heed.curation.stage import RunContext, Stage
 

@@ -39,17 +39,14 @@ from datatrove.utils.word_tokenizers import (
     WordTokenizer,
     load_word_tokenizer,
 )
+
 from heed.curation.document import Document
+from heed.curation.registry import load_object
 from heed.curation.stage import RunContext
 from heed.filters.base import Filter
 from heed.filters.languages import to_iso639_1
 
 log = logging.getLogger(__name__)
-
-
-def _load_class(path: str) -> type:
-    module, _, name = path.partition(":")
-    return getattr(importlib.import_module(module), name)
 
 
 # Lexemes a language's spaCy vocabulary may keep for good (a few hundred bytes each): enough for
@@ -193,7 +190,7 @@ class DatatroveFilter(Filter):
         return f"{self.name}_reason"
 
     def setup(self, context: RunContext) -> None:
-        self._class = _load_class(self.datatrove_filter)
+        self._class = load_object(self.datatrove_filter)
         self._instances: dict[str | None, Any] = {}
 
     def _kwargs(self, language: str | None) -> dict[str, Any]:

@@ -23,8 +23,9 @@ from typing import ClassVar
 
 import pyarrow as pa
 import pyarrow.parquet as pq
+
+from heed.common.files import sha256_file
 from heed.curation.document import Document
-from heed.curation.run.output import sha256_file
 from heed.curation.stage import RunContext
 from heed.filters.base import QuantileFilter
 from heed.filters.fasttext_model import FastTextModel

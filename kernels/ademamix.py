@@ -19,6 +19,7 @@ from __future__ import annotations
 import torch
 import triton
 import triton.language as tl
+
 from heed.kernels._common import run_kernel
 
 BETA1 = 0.9

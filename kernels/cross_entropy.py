@@ -22,6 +22,7 @@ import torch
 import torch.nn.functional as F
 import triton
 import triton.language as tl
+
 from heed.kernels._common import block_and_warps, output, run_kernel
 
 IGNORE_INDEX = -100

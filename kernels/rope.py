@@ -18,6 +18,7 @@ from __future__ import annotations
 import torch
 import triton
 import triton.language as tl
+
 from heed.kernels._common import block_and_warps, num_programs, output, run_kernel
 
 THETA = 500_000.0

@@ -24,6 +24,7 @@ import torch
 import torch.nn.functional as F
 import triton
 import triton.language as tl
+
 from heed.kernels._common import output, run_kernel
 
 BETA = 0.5

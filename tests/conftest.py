@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
+
 from heed.curation.document import Document
 
 REPO = Path(__file__).resolve().parent.parent

@@ -10,14 +10,10 @@ from pathlib import Path
 import pyarrow.dataset as ds
 import pytest
 from conftest import REPO, SAMPLE_ROOT, make_doc, run_heed
+
+from heed.common.ranks import quantile_cutoff, ranks_at_or_above, tie_key
 from heed.curation.config import ConfigError, PipelineConfig
-from heed.curation.run.calibrate import (
-    fingerprint,
-    quantile_cutoff,
-    ranks_at_or_above,
-    sample_config,
-    tie_key,
-)
+from heed.curation.run.calibrate import fingerprint, sample_config
 from heed.filters.toxicity import ToxicityFilter
 
 QUANTILE = 0.05
@@ -66,7 +62,7 @@ def test_tie_key_is_a_fixed_number_per_record() -> None:
 def test_sample_run_stops_after_the_calibrated_stage_and_only_scores(tmp_path: Path) -> None:
     config = PipelineConfig.load(quantile_config(tmp_path))
     sample = sample_config(config)
-    assert list(sample.stages) == ["opt_out", "extract", "language", "toxicity"]
+    assert sample.stage_names == ["opt_out", "extract", "language", "toxicity"]
     toxicity = sample.build_stages()[-1]
     assert toxicity.score_only and toxicity.quantile == QUANTILE
     # The fingerprint ignores the cutoffs, not the thresholds that define the population.

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 from conftest import REPO, SAMPLE_STAGES, run_heed
-from heed.curation.config import DEFAULT_CONFIG, ConfigError, PipelineConfig
+
+from heed.curation.config import ConfigError, PipelineConfig, default_config
 
 
 def write_config(tmp_path: Path, extra: str = "", stages: str = '["opt_out", "extract"]') -> Path:
@@ -20,7 +21,7 @@ def write_config(tmp_path: Path, extra: str = "", stages: str = '["opt_out", "ex
 
 def test_default_config_loads_and_builds_every_stage() -> None:
     config = PipelineConfig.load()
-    assert config.source == str(DEFAULT_CONFIG)
+    assert config.source == str(default_config().resolve())
     assert [s.name for s in config.build_stages()] == SAMPLE_STAGES
 
 

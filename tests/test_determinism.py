@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 from conftest import CRAWL, REPO, SAMPLE_ROOT, output_files, run_heed
+
 from heed.curation.crawl.listing import read_listing
 
 
@@ -74,7 +75,7 @@ def test_a_failed_shard_is_reported_and_retried_by_a_rerun(local_run: Path, tmp_
         "corpus", "--executor", "local", "--crawl-root", str(root), "--out", str(out), check=False
     )
     assert proc.returncode == 1
-    assert "1 FAILED" in proc.stderr and shards[2] in proc.stderr
+    assert "1 FAILED" in proc.stdout and shards[2] in proc.stderr
     assert sorted(p.name for p in (out / "markers").iterdir()) == [
         "part-00000.json",
         "part-00001.json",

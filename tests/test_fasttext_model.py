@@ -14,6 +14,7 @@ from pathlib import Path
 import fasttext
 import numpy as np
 import pytest
+
 from heed.filters.fasttext_model import (
     _UNICODE_SPACE,
     FastTextModel,

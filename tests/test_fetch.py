@@ -14,6 +14,7 @@ import fsspec
 import pytest
 from conftest import CRAWL, REPO, SAMPLE_ROOT, output_files, run_heed
 from fsspec.implementations.local import LocalFileSystem
+
 from heed.curation.config import ConfigError, PipelineConfig
 from heed.curation.crawl.fetch import FetchError, FetchOptions, _FsspecReader, open_stream
 from heed.curation.crawl.listing import check_selection, read_listing, select
@@ -73,7 +74,7 @@ def _config(tmp_path: Path, extra: str) -> Path:
 def test_fetch_table_is_checked_and_crawl_root_defaults_to_common_crawl(tmp_path: Path) -> None:
     config = PipelineConfig.load(_config(tmp_path, "[fetch]\ntimeout = 5\nmax_attempts = 3"))
     assert config.crawl_root == "https://data.commoncrawl.org/"
-    assert config.fetch_options().timeout == 5 and config.fetch_options().max_attempts == 3
+    assert config.fetch.timeout == 5 and config.fetch.max_attempts == 3
     for bad, message in [
         ("[fetch]\ntimeout = -1", "timeout"),
         ("[fetch]\nmax_attempts = 0", "max_attempts"),
@@ -228,7 +229,7 @@ def same_outputs(out: Path, reference: Path) -> bool:
 def test_the_common_crawl_config_reads_data_commoncrawl_org() -> None:
     config = PipelineConfig.load(REPO / "configs" / "commoncrawl.toml")
     assert config.crawl_root == "https://data.commoncrawl.org/"
-    assert config.fetch_options().connections_per_host >= 1
+    assert config.fetch.connections_per_host >= 1
     assert [s.name for s in config.build_stages()] == [
         s.name for s in PipelineConfig.load(REPO / "configs" / "sample.toml").build_stages()
     ]

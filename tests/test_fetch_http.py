@@ -12,9 +12,10 @@ from pathlib import Path
 import pytest
 from conftest import CRAWL, REPO, SAMPLE_ROOT, run_heed
 from crawl_server import CrawlServer
+from test_fetch import same_outputs
+
 from heed.curation.crawl.fetch import USER_AGENT, FetchError, FetchOptions, open_stream
 from heed.curation.crawl.listing import read_listing
-from test_fetch import same_outputs
 
 FAST = FetchOptions(timeout=0.5, backoff=0.01, max_backoff=2.0)
 SHARDS = read_listing(str(SAMPLE_ROOT), CRAWL).paths

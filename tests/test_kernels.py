@@ -23,6 +23,9 @@ from types import SimpleNamespace
 _saved_flag = os.environ.get("TRITON_INTERPRET")
 os.environ["TRITON_INTERPRET"] = "1"
 try:
+    import torch
+    import torch.nn.functional as F
+
     import heed.kernels
     import heed.kernels._common as _common
     import heed.kernels.ademamix as ademamix
@@ -30,8 +33,6 @@ try:
     import heed.kernels.rmsnorm as rmsnorm
     import heed.kernels.rope as rope
     import heed.kernels.xielu as xielu
-    import torch
-    import torch.nn.functional as F
 
     if not _common.interpreting(rmsnorm._rms_norm_forward_kernel):
         # Something imported `kernels` earlier without the flag: decorate the kernels again.

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import fasttext
 import pytest
+
 from heed.curation.config import ConfigError, build_stage
 from heed.curation.document import Document, Status
 from heed.curation.stage import RunContext

@@ -8,10 +8,11 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-import heed.curation.optout.snapshot as snapshot_module
 import pyarrow.parquet as pq
 import pytest
 from conftest import CRAWL, SAMPLE_ROOT, output_files, run_heed
+
+import heed.curation.optout.snapshot as snapshot_module
 from heed.curation.optout.robots import explain
 from heed.curation.optout.snapshot import Snapshot, bucket_of, build_snapshot, captures_from_crawl
 

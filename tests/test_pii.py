@@ -8,8 +8,9 @@ import random
 from collections import Counter, defaultdict
 
 import pytest
-from heed.filters.pii import KINDS, PIIRedactor, Redactor, redact, replace_spans
 from pii_corpus import LOCALES, PLACEHOLDER, REDACTOR_KIND, Generator
+
+from heed.filters.pii import KINDS, PIIRedactor, Redactor, redact, replace_spans
 
 SEED = 2026
 PER_KIND = 1000

@@ -10,10 +10,11 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 from conftest import CRAWL, SAMPLE_ROOT, SAMPLE_STAGES, expected_blocked, run_heed
+from warcio.archiveiterator import ArchiveIterator
+
 from heed.curation.crawl.listing import read_listing
 from heed.curation.text.tokenize import load_tokenizer, tokenizer_path
 from heed.filters.languages import to_iso639_1
-from warcio.archiveiterator import ArchiveIterator
 
 
 def table(out: Path, kind: str) -> list[dict]:
@@ -136,6 +137,7 @@ def test_non_html_payloads_dropped_at_extraction(audit, truth) -> None:
 
 def test_planted_pii_replaced_by_placeholders(local_run: Path, audit, truth) -> None:
     import phonenumbers
+
     from heed.filters.pii import DEFAULT_PHONE_REGIONS
 
     # The country each sample language's Faker locale writes phone numbers for

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 from conftest import REPO, make_doc, run_heed
+
 from heed.curation.document import Document, Status
 from heed.curation.stage import RunContext
 from heed.filters.quality import (

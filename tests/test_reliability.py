@@ -41,11 +41,12 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 from conftest import REPO, make_doc, output_files, run_heed
+from warcio.archiveiterator import ArchiveIterator
+
+from heed.common import files
 from heed.curation.document import Document
 from heed.curation.optout import live as robots_fetch
-from heed.curation.run import output
-from heed.curation.run.output import KINDS, ShardWriter
-from warcio.archiveiterator import ArchiveIterator
+from heed.curation.output import KINDS, ShardWriter
 
 SEED = 20250110
 TRIALS = 5  # kills of each kind
@@ -189,9 +190,11 @@ def _corpus(config: Path, out: Path, check: bool = True) -> subprocess.Completed
 
 @pytest.fixture(scope="module")
 def bad(crawls: Crawls, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str, int]:
+    """The bad-input crawl's run: its output, what it printed (tables on stdout, messages on
+    stderr), its exit status."""
     out = tmp_path_factory.mktemp("bad") / "out"
     proc = _corpus(crawls.bad_config, out, check=False)
-    return out, proc.stderr, proc.returncode
+    return out, proc.stdout + proc.stderr, proc.returncode
 
 
 def _rows(out: Path, kind: str) -> list[dict[str, Any]]:
@@ -496,7 +499,7 @@ def _reap(seen: dict[int, str]) -> None:
 def test_a_killed_ray_worker_is_retried_to_the_same_bytes(
     crawls: Crawls, clean: CleanRun, tmp_path: Path, figures: dict
 ) -> None:
-    """SIGKILL to a Ray worker while it runs a shard task (`ray::task`), at a random point of
+    """SIGKILL to a Ray worker while it runs a shard task (`ray::heed.shard`), at a random point of
     it. Ray runs the task again (max_retries=2); a shard whose retries are all spent fails and
     the rerun does it. The folder ends with the clean run's bytes."""
     rng = random.Random(SEED + 1)
@@ -512,11 +515,11 @@ def test_a_killed_ray_worker_is_retried_to_the_same_bytes(
             while proc.poll() is None:
                 for pid in _tree(proc.pid):
                     seen.setdefault(pid, _started(pid) or "")
-                tasks = [p for p in seen if _title(p).startswith("ray::task")]
+                tasks = [p for p in seen if _title(p).startswith("ray::heed.shard")]
                 if tasks and len(kills) < TRIALS:
                     target, delay = tasks[0], rng.uniform(0, clean.work_seconds)
                     time.sleep(delay)
-                    if _title(target).startswith("ray::task"):
+                    if _title(target).startswith("ray::heed.shard"):
                         os.kill(target, signal.SIGKILL)
                         kills.append(round(delay, 2))
                         unmarked += _check_visible(out, clean.out)
@@ -530,7 +533,7 @@ def test_a_killed_ray_worker_is_retried_to_the_same_bytes(
         stderr = proc.stderr.read()
         assert proc.returncode in (0, 1), stderr
         if proc.returncode == 1:
-            assert "FAILED" in stderr  # retries spent: the next run resumes
+            assert "shard(s) failed" in stderr  # retries spent: the next run resumes
             continue
         after = output_files(out)
         assert sorted(after) == sorted(clean.files), "leftover or missing files"
@@ -571,7 +574,9 @@ def test_a_node_removed_mid_run_costs_nothing(local_run: Path, tmp_path: Path, f
 
         def running(worker: Any) -> list[int]:
             raylet = worker.all_processes["raylet"][0].process.pid
-            return [p for p in _children().get(raylet, []) if _title(p).startswith("ray::task")]
+            return [
+                p for p in _children().get(raylet, []) if _title(p).startswith("ray::heed.shard")
+            ]
 
         removed = None
         while proc.poll() is None:
@@ -705,14 +710,14 @@ def test_a_commit_that_fails_leaves_nothing_of_the_shard(
 
         monkeypatch.setattr(tokens, "close", close)
     else:
-        real_fsync = output._fsync
+        real_fsync = files.fsync_file
 
         def fsync(path: Path) -> None:
-            if path.name.endswith(".json.tmp"):
+            if Path(path).name.endswith(".json.tmp"):
                 raise full
             real_fsync(path)
 
-        monkeypatch.setattr(output, "_fsync", fsync)
+        monkeypatch.setattr(files, "fsync_file", fsync)  # the marker's atomic write
     with pytest.raises(OSError, match="No space left"):
         writer.commit({"shard": "s"})
     assert [p for p in tmp_path.rglob("*") if p.is_file()] == []

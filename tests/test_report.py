@@ -20,9 +20,10 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 from conftest import SAMPLE_STAGES
+
 from heed.curation.audit.query import audit_dataset, optout_counts, summary
 from heed.curation.audit.report import render_report, write_report
-from heed.curation.run.output import AUDIT_FIELDS
+from heed.curation.output import AUDIT_FIELDS
 
 SCRIPT = "<script>alert(1)</script>"
 IMG = '"><img src=x onerror=alert(1)>'

@@ -3,7 +3,8 @@
 Every case is written from the RFC (https://www.rfc-editor.org/rfc/rfc9309) or from Google's
 documented reading of it (developers.google.com/search/docs/crawling-indexing/robots/robots_txt),
 never from what an implementation happens to do. The comment above each case names the section.
-Status handling (the `status` argument) follows the interface documented in `curation/optout/robots.py`:
+Status handling (the `status` argument) follows the interface documented in
+`curation/optout/robots.py`:
 2xx parse the body, 3xx and 4xx allow all, 5xx and None (unreachable) disallow all.
 """
 
@@ -15,6 +16,7 @@ import sys
 from pathlib import Path
 
 import pytest
+
 from heed.curation.optout import robots
 
 SITE = "https://example.com"

@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from heed.curation.optout import live as robots_fetch
 from heed.curation.optout.live import (
     DEFAULT_USER_AGENT,

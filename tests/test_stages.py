@@ -13,6 +13,9 @@ import numpy as np
 import pytest
 import trafilatura
 from conftest import CRAWL, SAMPLE_ROOT, make_doc
+from warcio.statusandheaders import StatusAndHeaders
+from warcio.warcwriter import WARCWriter
+
 from heed.curation.crawl.listing import open_input, read_listing
 from heed.curation.crawl.warc import read_documents
 from heed.curation.document import Document, Status
@@ -25,8 +28,6 @@ from heed.filters import toxicity
 from heed.filters.langid import LanguageFilter
 from heed.filters.pii import PIIRedactor
 from heed.filters.toxicity import load_wordlists, toxicity_score
-from warcio.statusandheaders import StatusAndHeaders
-from warcio.warcwriter import WARCWriter
 
 CONTEXT = RunContext(crawl_root="", crawl="")
 doc = make_doc

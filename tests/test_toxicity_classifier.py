@@ -11,9 +11,10 @@ import pyarrow.dataset as ds
 import pytest
 from conftest import make_doc, run_heed
 from faker import Faker
+from test_calibrate import MIN_DOCS, QUANTILE, quantile_config
+
 from heed.filters import toxicity
 from heed.filters.toxicity import ToxicityFilter, load_wordlists
-from test_calibrate import MIN_DOCS, QUANTILE, quantile_config
 
 LOCALES = {"en": "en_US", "de": "de_DE", "fr": "fr_FR", "es": "es_ES", "pl": "pl_PL"}
 

@@ -22,9 +22,8 @@ import pyarrow.parquet as pq
 import pytest
 import torch
 from conftest import REPO
-from heed.curation.run.output import (
-    TOKENS_SCHEMA,  # the format the corpus writes and the loader reads
-)
+
+from heed.common.tokens import TOKENS_SCHEMA
 from heed.training.config import TrainConfig, TrainConfigError
 from heed.training.data import DataError, TokenLoader, attention_mask, check_manifest, token_files
 from heed.training.goldfish import TABLE_SEED, TABLE_SIZE, goldfish_mask
@@ -499,7 +498,7 @@ def test_sizes() -> None:
     ]  # fmt: skip
     for path in configs:
         TrainConfig.load(path)  # every shipped config is valid
-    with pytest.raises(TrainConfigError, match="unknown keys"):
+    with pytest.raises(TrainConfigError, match="unknown key 'learning_rate'"):
         TrainConfig.from_dict({"optim": {"learning_rate": 1.0}})
     model = Transformer(ModelConfig(vocab_size=VOCAB, hidden=32, heads=4, kv_heads=2))
     assert not any(name.endswith("bias") for name, _ in model.named_parameters())

@@ -72,6 +72,7 @@ def run_train(argv: list[str]) -> int:
 
 def run_memorization(argv: list[str]) -> int:
     import numpy as np
+
     from heed.training.data import DataError, list_units, read_unit, token_files
     from heed.training.memorization import memorization
     from heed.training.train import load_model_and_meta

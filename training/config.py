@@ -11,6 +11,7 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from heed.common.tables import check_table
 from heed.training.goldfish import MODES
 from heed.training.model import SIZES, ModelConfig
 
@@ -159,18 +160,11 @@ class TrainConfig:
 
 
 def _section(kind: type, values: dict[str, Any], name: str) -> Any:
-    known = {f.name: f for f in fields(kind)}
-    unknown = set(values) - set(known)
-    if unknown:
-        raise TrainConfigError(f"[{name}]: unknown keys {sorted(unknown)}; known: {sorted(known)}")
-    defaults = kind()
-    for key, value in values.items():
-        expected = type(getattr(defaults, key))
-        ok = isinstance(value, expected) or (expected is float and isinstance(value, int))
-        if isinstance(value, bool) and expected is not bool:
-            ok = False
-        if not ok:
-            raise TrainConfigError(f"[{name}] {key} = {value!r}: expected {expected.__name__}")
-        if expected is float:
-            values = {**values, key: float(value)}
-    return kind(**values)
+    if not isinstance(values, dict):
+        raise TrainConfigError(f"[{name}] must be a table")
+    problems = check_table(kind, values, f"[{name}]")
+    if problems:
+        raise TrainConfigError("; ".join(problems))
+    # An integer where a float is expected is that float.
+    floats = {f.name for f in fields(kind) if f.type in (float, "float")}
+    return kind(**{k: float(v) if k in floats else v for k, v in values.items()})

@@ -37,11 +37,12 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import torch
+
+from heed.common.tokens import FORMAT_VERSION
 from heed.training.goldfish import goldfish_mask
 
 log = logging.getLogger(__name__)
 
-FORMAT_VERSION = 1
 PAD_ID = 0  # any id will do: padded targets have weight 0 and padding sits in its own segment
 
 

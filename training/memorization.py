@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
+
 from heed.training.model import Transformer, greedy_continue
 
 

@@ -26,12 +26,13 @@ from typing import Any
 
 import torch
 import torch.nn.functional as F
+from torch import nn
+
 from heed.kernels.cross_entropy import fused_linear_cross_entropy
 from heed.kernels.rmsnorm import RMSNorm
 from heed.kernels.rope import QKNormRoPE
 from heed.kernels.xielu import ALPHA_INIT, BETA, XIELU, softplus_inverse
 from heed.training.data import attention_mask
-from torch import nn
 
 VOCAB = 131_072  # Mistral-Nemo tekken (DESIGN.md, "Tokenizer")
 

@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 import torch
+
 from heed.kernels.ademamix import ademamix_step
 
 

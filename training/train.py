@@ -34,6 +34,8 @@ from typing import Any
 
 import torch
 import torch.distributed as dist
+
+from heed.common.files import write_atomic
 from heed.training.config import TrainConfig, TrainConfigError
 from heed.training.data import Batch, TokenLoader, merge_states, token_files
 from heed.training.data import check_manifest as check_token_manifest
@@ -282,12 +284,6 @@ def _rng_state() -> dict[str, Any]:
     return state
 
 
-def _write_atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
-
-
 def save_checkpoint(
     out: Path,
     step: int,
@@ -338,7 +334,7 @@ def save_checkpoint(
             torch.save(state, tmp)
             os.replace(tmp, folder / name)
     if runtime.main:
-        _write_atomic(folder / LATEST, name + "\n")
+        write_atomic(folder / LATEST, name + "\n")
         kept = sorted(p for p in folder.glob("step-*") if not p.name.startswith("."))
         for old in kept[: -max(config.run.keep_checkpoints, 1)]:
             shutil.rmtree(old) if old.is_dir() else old.unlink()

@@ -13,29 +13,33 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.dataset as ds
+
 from heed.curation.crawl.warc import READ_REASONS, READ_STAGE
-from heed.curation.run.output import MANIFEST
+from heed.curation.output import MANIFEST
 from heed.curation.stage import Stage
 
 
-def audit_dataset(out: Path) -> ds.Dataset:
+def audit_dataset(out: str | Path) -> ds.Dataset:
     """The run's audit Parquet files as one dataset; FileNotFoundError if there is none."""
+    out = Path(out)
     folder = out / "audit"
     if not folder.is_dir() or not any(folder.glob("part-*.parquet")):
         raise FileNotFoundError(f"no audit under {out}: is it a heed output folder?")
     return ds.dataset(sorted(folder.glob("part-*.parquet")), format="parquet")
 
 
-def find_records(out: Path, key: str) -> list[dict[str, Any]]:
+def find_records(out: str | Path, key: str) -> list[dict[str, Any]]:
     """Audit rows whose record_id, url or host equals `key`, in shard and file order."""
+    out = Path(out)
     dataset = audit_dataset(out)
     match = (pc.field("record_id") == key) | (pc.field("url") == key) | (pc.field("host") == key)
     rows = dataset.to_table(filter=match).to_pylist()
     return sorted(rows, key=lambda r: (r["shard"], r["offset"]))
 
 
-def stage_columns(out: Path) -> list[dict[str, Any]]:
+def stage_columns(out: str | Path) -> list[dict[str, Any]]:
     """The run's stages in order, with the score columns each one wrote (from the manifest)."""
+    out = Path(out)
     manifest = out / MANIFEST
     if not manifest.is_file():
         return []
@@ -48,7 +52,7 @@ def _value(value: Any) -> str:
     return str(value)
 
 
-def explain(row: dict[str, Any], stages: list[dict[str, Any]]) -> list[str]:
+def explain_row(row: dict[str, Any], stages: list[dict[str, Any]]) -> list[str]:
     """Lines that walk one audit row through the stage chain: each stage's verdict with the
     scores it recorded, the reason code's meaning, and the evidence (the detail)."""
     lines = [
@@ -87,6 +91,14 @@ def explain(row: dict[str, Any], stages: list[dict[str, Any]]) -> list[str]:
     return lines
 
 
+def explain(out: str | Path, key: str) -> list[str]:
+    """Why each record with this record id, URL or host was dropped or kept: one text per
+    record (what `heed audit explain` prints), in shard and offset order; [] when none."""
+    out = Path(out)
+    stages = stage_columns(out)
+    return ["\n".join(explain_row(row, stages)) for row in find_records(out, key)]
+
+
 def reason_meaning(stage: dict[str, Any], code: str) -> str | None:
     """What a stage's reason code means, from the stage's class (named in the manifest)."""
     cls = _stage_class(stage.get("ref", ""))
@@ -104,8 +116,9 @@ def _stage_class(ref: str) -> type[Stage] | None:
         return None
 
 
-def optout_counts(out: Path, top: int = 10) -> dict[str, list[tuple[str, int]]] | None:
+def optout_counts(out: str | Path, top: int = 10) -> dict[str, list[tuple[str, int]]] | None:
     """Opt-out removals counted by signal and by blocking agent, and the top blocking hosts."""
+    out = Path(out)
     folder = out / "audit"
     if not folder.is_dir():
         return None
@@ -128,11 +141,12 @@ def optout_counts(out: Path, top: int = 10) -> dict[str, list[tuple[str, int]]] 
     }
 
 
-def summary(out: Path) -> dict[str, Any]:
+def summary(out: str | Path) -> dict[str, Any]:
     """The run's funnel: per stage (in chain order) the records that reached it and what it
     dropped or failed, by reason and by language; and kept, dropped and error counts per
     language, per crawl and per shard, with tokens kept. Grouped in Arrow, so a million audit
     rows take well under a second."""
+    out = Path(out)
     table = audit_dataset(out).to_table(
         columns=["crawl", "shard", "status", "stage", "reason", "language"]
     )
@@ -209,9 +223,10 @@ def _tokens(out: Path) -> dict[str, int]:
 TABLES = ("audit", "documents", "tokens")
 
 
-def sql(out: Path, query: str) -> pa.Table:
+def sql(out: str | Path, query: str) -> pa.Table:
     """A DuckDB query over the run's Parquet files, as the tables `audit`, `documents` and
     `tokens` (views: nothing is loaded until the query reads it)."""
+    out = Path(out)
     import duckdb
 
     connection = duckdb.connect()

@@ -19,7 +19,6 @@ from __future__ import annotations
 import html
 import json
 import math
-import os
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -28,8 +27,10 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.dataset as ds
+
+from heed.common.files import write_atomic
 from heed.curation.audit.query import audit_dataset, optout_counts, summary
-from heed.curation.run.output import AUDIT_FIELDS, MANIFEST
+from heed.curation.output import AUDIT_FIELDS, MANIFEST
 
 REPORT = "report.html"
 # The audit's fixed columns; every other column is a stage's score.
@@ -702,8 +703,5 @@ def write_report(out: Path, path: Path | None = None) -> Path:
     page = render_report(out)
     if path.is_file() and path.read_text(encoding="utf-8") == page:
         return path
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(page, encoding="utf-8")
-    os.replace(tmp, path)
+    write_atomic(path, page)
     return path

@@ -21,10 +21,12 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
+
+from heed.common.files import write_json_atomic
 from heed.curation.audit.query import audit_dataset
 from heed.curation.config import ConfigError, build_stage, stage_class
 from heed.curation.document import Document
-from heed.curation.run.output import MANIFEST, write_json_atomic
+from heed.curation.output import MANIFEST
 from heed.curation.stage import Stage
 
 DIFF = "diff.parquet"

@@ -40,6 +40,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO, Protocol
 
+from heed.common.files import sha256_file, write_json_atomic
+from heed.common.tables import check_table
+from heed.curation.errors import ConfigError
+
 log = logging.getLogger(__name__)
 
 COMMON_CRAWL_HTTPS = "https://data.commoncrawl.org/"
@@ -66,22 +70,21 @@ class FetchOptions:
 
     @classmethod
     def from_table(cls, table: dict[str, Any], where: str = "[fetch]") -> FetchOptions:
-        """Options from a config table; unknown keys and bad values are ValueErrors."""
-        fields = {f.name: f for f in dataclasses.fields(cls)}
-        for key in table:
-            if key not in fields:
-                raise ValueError(f"{where}: unknown key {key!r}; valid: {', '.join(fields)}")
+        """Options from a config table; ConfigError listing every unknown key and bad value."""
+        problems = check_table(cls, table, where)
+        if problems:
+            raise ConfigError(problems)
         options = cls(**table)
         for name in ("timeout", "max_seconds", "backoff", "max_backoff"):
             value = getattr(options, name)
-            if not isinstance(value, int | float) or isinstance(value, bool) or value < 0:
-                raise ValueError(f"{where}: {name} = {value!r} must be a number >= 0")
+            if value < 0:
+                problems.append(f"{where}: {name} = {value!r} must be a number >= 0")
         for name in ("max_attempts", "connections_per_host"):
             value = getattr(options, name)
-            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise ValueError(f"{where}: {name} = {value!r} must be an integer >= 1")
-        if not isinstance(options.storage_options, dict):
-            raise ValueError(f"{where}: storage_options must be a table")
+            if value < 1:
+                problems.append(f"{where}: {name} = {value!r} must be an integer >= 1")
+        if problems:
+            raise ConfigError(problems)
         return options
 
 
@@ -506,7 +509,7 @@ def cached(location: str, options: FetchOptions, gate: ConnectionGate | None = N
     if path.is_file() and sidecar.is_file():
         try:
             meta = json.loads(sidecar.read_text())
-            if meta.get("size") == path.stat().st_size and meta.get("sha256") == _sha256(path):
+            if meta.get("size") == path.stat().st_size and meta.get("sha256") == sha256_file(path):
                 return path
             log.warning("%s: cached copy damaged (size or checksum); fetching again", path)
         except (OSError, ValueError):
@@ -521,16 +524,5 @@ def cached(location: str, options: FetchOptions, gate: ConnectionGate | None = N
             copy.write(block)
             size += len(block)
     os.replace(partial, path)
-    meta = {"url": location, "size": size, "sha256": digest.hexdigest()}
-    tmp = sidecar.with_name(f"{sidecar.name}.part-{os.getpid()}")
-    tmp.write_text(json.dumps(meta))
-    os.replace(tmp, sidecar)
+    write_json_atomic(sidecar, {"url": location, "size": size, "sha256": digest.hexdigest()})
     return path
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as stream:
-        for block in iter(lambda: stream.read(_CHUNK), b""):
-            digest.update(block)
-    return digest.hexdigest()

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
-from heed.curation.config import ConfigError
 from heed.curation.crawl.fetch import ConnectionGate, FetchError, FetchOptions, join, open_stream
+from heed.curation.errors import ConfigError
 
 WARC_LISTING = "warc.paths.gz"
 ROBOTS_LISTING = "robotstxt.paths.gz"

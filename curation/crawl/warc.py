@@ -27,6 +27,7 @@ from typing import BinaryIO
 from urllib.parse import urlsplit
 
 from fastwarc.warc import ArchiveIterator, WarcRecordType
+
 from heed.curation.document import Document
 
 log = logging.getLogger(__name__)

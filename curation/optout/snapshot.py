@@ -26,11 +26,12 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
+
+from heed.common.files import sha256_file, write_json_atomic
 from heed.curation.crawl.fetch import FetchOptions
 from heed.curation.crawl.listing import ROBOTS_LISTING, Shard, open_input, read_listing
 from heed.curation.crawl.warc import host_of, response_records
 from heed.curation.optout.robots import MAX_ROBOTS_BYTES
-from heed.curation.run.output import sha256_file, write_json_atomic
 
 log = logging.getLogger(__name__)
 

@@ -27,6 +27,8 @@ from pathlib import Path
 from typing import ClassVar
 
 import pyarrow as pa
+
+from heed.common.files import write_json_atomic
 from heed.curation.document import Document
 from heed.curation.optout.robots import (
     ROBOTS_PATH,
@@ -45,7 +47,6 @@ from heed.curation.optout.snapshot import (
     captures_from_dir,
     folder_digest,
 )
-from heed.curation.run.output import write_json_atomic
 from heed.curation.stage import RunContext, Stage
 
 log = logging.getLogger(__name__)
@@ -185,6 +186,7 @@ class OptOut(Stage):
     name: ClassVar[str] = "opt_out"
     version: ClassVar[str] = "2"
     path_params: ClassVar[tuple[str, ...]] = ("snapshots", "robots_dirs")
+    reads_payload: ClassVar[bool] = True
     columns: ClassVar[dict[str, pa.DataType]] = {
         "optout_signal": pa.string(),
         "robots_status": pa.int16(),

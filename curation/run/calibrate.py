@@ -18,100 +18,76 @@ quantile up to one document; on other data it is as close as the sample is repre
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import json
 import math
 from collections import defaultdict
-from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 import pyarrow.dataset as ds
-from heed.curation.config import ConfigError, PipelineConfig
-from heed.curation.run.output import write_json_atomic
-from heed.curation.stage import Stage
+
+from heed.common.files import write_json_atomic
+from heed.common.ranks import quantile_cutoff, ranks_at_or_above, tie_key
+from heed.curation.config import ConfigError, PipelineConfig, StageSpec
 
 CALIBRATION = "calibration.json"
 CALIBRATION_RUN = "calibration"  # the sample run's own output folder, under the corpus output
 DEFAULT_MIN_DOCS = 100
 
 
-def tie_key(record_id: str) -> float:
-    """A fixed pseudo-random number in [0, 1) per record: the tie-breaker between equal scores."""
-    digest = hashlib.blake2b(record_id.encode("utf-8"), digest_size=8).digest()
-    return int.from_bytes(digest, "big") / 2**64
-
-
-def ranks_at_or_above(score: float, key: float, cutoff: list[float]) -> bool:
-    """Whether `(score, key)` is within the top part that `cutoff = [score, tie]` marks off."""
-    return score > cutoff[0] or (score == cutoff[0] and key <= cutoff[1])
-
-
-def quantile_cutoff(scored: Iterable[tuple[float, float]], quantile: float) -> list[float] | None:
-    """The `[score, tie]` pair that marks off the top `quantile` of `(score, tie_key)` pairs.
-
-    None when that top part is empty (too few documents for the quantile to drop one).
-    """
-    ranked = sorted(scored, key=lambda pair: (-pair[0], pair[1]))
-    drop = round(quantile * len(ranked))
-    if drop == 0:
-        return None
-    score, key = ranked[drop - 1]
-    return [score, key]
-
-
-def calibrated_stages(stages: list[Stage]) -> list[Stage]:
-    return [s for s in stages if s.quantile_column and getattr(s, "quantile", 0) > 0]
+def calibrated(config: PipelineConfig) -> list[StageSpec]:
+    """The stages that take part: a quantile column, and `quantile` set."""
+    return [
+        spec
+        for spec in config.stages
+        if spec.cls.quantile_column and (spec.param("quantile") or 0) > 0
+    ]
 
 
 def sample_config(config: PipelineConfig) -> PipelineConfig:
     """The config of the sample run: stages up to the last calibrated one, those scoring only."""
-    stages = config.build_stages()
-    targets = calibrated_stages(stages)
+    targets = calibrated(config)
     if not targets:
+        able = [spec.name for spec in config.stages if spec.cls.quantile_column]
         raise ConfigError(
             "no stage to calibrate: set `quantile` (e.g. 0.05) in a stage that supports it "
-            f"({', '.join(s.name for s in stages if s.quantile_column) or 'none in this config'})"
+            f"({', '.join(able) or 'none in this config'})"
         )
-    last = stages.index(targets[-1])
-    params = {name: dict(table) for name, table in config.stage_params.items()}
-    for stage in targets:
-        params[stage.name] = {**params.get(stage.name, {}), "score_only": True, "cutoffs": {}}
-    kept_refs = config.stages[: last + 1]
-    kept_names = {s.name for s in stages[: last + 1]}
-    return dataclasses.replace(
-        config,
-        stages=kept_refs,
-        stage_params={k: v for k, v in params.items() if k in kept_names},
+    last = config.stages.index(targets[-1])
+    sample = dataclasses.replace(config, stages=config.stages[: last + 1])
+    return sample.with_stage_params(
+        {spec.name: {"score_only": True, "cutoffs": {}} for spec in targets}
     )
 
 
 def fingerprint(config: PipelineConfig) -> dict[str, Any]:
     """What a calibration depends on: the crawl and the stage chain up to the calibrated stages,
     without the cutoffs themselves."""
-    stages = config.build_stages()
-    targets = calibrated_stages(stages)
-    last = stages.index(targets[-1]) if targets else -1
+    targets = calibrated(config)
+    last = config.stages.index(targets[-1]) if targets else -1
     chain = []
-    for stage in stages[: last + 1]:
-        params = stage.params()
-        params.pop("cutoffs", None)
-        params.pop("score_only", None)
-        chain.append({"name": stage.name, "version": stage.version, "params": params})
+    for spec in config.stages[: last + 1]:
+        params = {
+            f.name: spec.param(f.name)
+            for f in dataclasses.fields(spec.cls)
+            if f.init and f.name not in ("cutoffs", "score_only")
+        }
+        chain.append({"name": spec.name, "version": spec.cls.version, "params": params})
     return {"crawl": config.crawl, "stages": chain}
 
 
 def compute(config: PipelineConfig, sample_out: Path, min_docs: int) -> dict[str, Any]:
     """Cutoffs per calibrated stage and language from the sample run's audit."""
-    stages = calibrated_stages(config.build_stages())
-    columns = ["record_id", "language", "status", "stage"] + [s.quantile_column for s in stages]
+    stages = calibrated(config)
+    columns = ["record_id", "language", "status", "stage"] + [s.cls.quantile_column for s in stages]
     table = ds.dataset(sample_out / "audit", format="parquet").to_table(columns=columns)
     rows = table.to_pylist()
     result: dict[str, Any] = {}
     # A document an earlier calibrated stage drops never reaches a later one.
     dropped: set[str] = set()
     for stage in stages:
-        column = stage.quantile_column
+        column = stage.cls.quantile_column
+        quantile = stage.param("quantile")
         by_language: dict[str, list[tuple[float, float]]] = defaultdict(list)
         keys: dict[str, float] = {}
         for row in rows:
@@ -131,7 +107,7 @@ def compute(config: PipelineConfig, sample_out: Path, min_docs: int) -> dict[str
                 entry["calibrated"] = False
                 entry["why"] = f"fewer than {min_docs} documents"
             else:
-                cutoff = quantile_cutoff(scored, stage.quantile)
+                cutoff = quantile_cutoff(scored, quantile)
                 dropping = sum(ranks_at_or_above(s, k, cutoff) for s, k in scored) if cutoff else 0
                 entry |= {
                     "calibrated": True,
@@ -152,7 +128,7 @@ def compute(config: PipelineConfig, sample_out: Path, min_docs: int) -> dict[str
                 dropped.add(row["record_id"])
         result[stage.name] = {
             "column": column,
-            "quantile": stage.quantile,
+            "quantile": quantile,
             "cutoffs": cutoffs,
             "languages": languages,
         }
@@ -168,12 +144,11 @@ def write(out: Path, calibration: dict[str, Any]) -> Path:
 def apply(config: PipelineConfig, out: Path) -> tuple[PipelineConfig, dict[str, Any] | None]:
     """The config with calibrated cutoffs filled in from `out/calibration.json`, where a stage
     has a quantile but no cutoffs of its own; the calibration used, or None."""
-    stages = config.build_stages()
-    needing = [s for s in calibrated_stages(stages) if not getattr(s, "cutoffs", None)]
+    needing = [spec for spec in calibrated(config) if not spec.param("cutoffs")]
     if not needing:
         return config, None
     path = out / CALIBRATION
-    names = ", ".join(s.name for s in needing)
+    names = ", ".join(spec.name for spec in needing)
     if not path.is_file():
         raise ConfigError(
             f"{names}: quantile is set but there are no cutoffs: run `heed calibrate "
@@ -185,10 +160,7 @@ def apply(config: PipelineConfig, out: Path) -> tuple[PipelineConfig, dict[str, 
             f"{path} was made for another config or crawl (the stages before and at {names} "
             f"differ): run `heed calibrate {config.source}` again"
         )
-    params = {name: dict(table) for name, table in config.stage_params.items()}
-    for stage in needing:
-        params[stage.name] = {
-            **params.get(stage.name, {}),
-            "cutoffs": calibration["stages"][stage.name]["cutoffs"],
-        }
-    return dataclasses.replace(config, stage_params=params), calibration
+    cutoffs = {
+        spec.name: {"cutoffs": calibration["stages"][spec.name]["cutoffs"]} for spec in needing
+    }
+    return config.with_stage_params(cutoffs), calibration

@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
-from heed.curation.config import PipelineConfig
+from heed.common.files import write_json_atomic
+from heed.common.tokens import FORMAT_VERSION
 from heed.curation.crawl.listing import Listing
-from heed.curation.run.output import MANIFEST, write_json_atomic
-from heed.curation.stage import Stage
+from heed.curation.output import MANIFEST
+from heed.curation.pipeline import Pipeline
 
-# Bump when the documents/tokens/audit schemas change incompatibly (training checks it).
-FORMAT_VERSION = 1
 PACKAGES = (
     "heed",
     "fastwarc",
@@ -33,22 +31,6 @@ PACKAGES = (
 )
 
 
-def stages_digest(config: PipelineConfig, stages: list[Stage]) -> str:
-    """What a shard's outputs depend on besides its input: the crawl and every stage's class,
-    version, parameters and asset hashes. Each shard's marker carries it, so a rerun into the
-    same folder with other settings is refused instead of mixing two configs' outputs."""
-    described = {"crawl": config.crawl, "stages": describe_stages(config, stages)}
-    return hashlib.sha256(json.dumps(described, sort_keys=True).encode()).hexdigest()
-
-
-def describe_stages(config: PipelineConfig, stages: list[Stage]) -> list[dict[str, Any]]:
-    """Each stage as the manifest records it: the config's reference to it (a registered name
-    or `module:Class`, what the audit tools load it by) and its description."""
-    return [
-        {"ref": ref, **stage.describe()} for ref, stage in zip(config.stages, stages, strict=True)
-    ]
-
-
 def package_versions() -> dict[str, str | None]:
     versions: dict[str, str | None] = {}
     for name in PACKAGES:
@@ -60,17 +42,18 @@ def package_versions() -> dict[str, str | None]:
 
 
 def build_manifest(
-    config: PipelineConfig,
-    stages: list[Stage],
+    pipeline: Pipeline,
     markers: list[dict[str, Any]],
     calibration: dict[str, Any] | None = None,
     listing: Listing | None = None,
 ) -> dict[str, Any]:
+    """The manifest of a finished run: `markers` are the shards' completion markers."""
+    config, stages = pipeline.config, pipeline.stages
     return {
         "format_version": FORMAT_VERSION,
         "config": config.to_dict(),
-        "stages": describe_stages(config, stages),
-        "stages_sha256": stages_digest(config, stages),
+        "stages": pipeline.describe(),
+        "stages_sha256": pipeline.digest(),
         # Each stage's thresholds by score column (for reports; the params above rule).
         "thresholds": {s.name: s.threshold_values() for s in stages if s.threshold_params},
         # The file and hash of the tokenizer behind tokens/, for the trainer to check.

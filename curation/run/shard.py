@@ -1,6 +1,6 @@
 """One shard, start to finish: read its records in batches, run the stage chain, write outputs.
 
-This is the whole unit of work; executors only decide where it runs.
+This is the whole unit of work of a per-shard phase; executors only decide where it runs.
 """
 
 from __future__ import annotations
@@ -8,27 +8,74 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import time
 from collections import Counter
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from itertools import islice
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
 
 from heed.curation.config import PipelineConfig
-from heed.curation.crawl.fetch import ConnectionGate
+from heed.curation.crawl.fetch import process_gate
 from heed.curation.crawl.listing import Shard, open_input
 from heed.curation.crawl.warc import read_documents
 from heed.curation.document import Document
-from heed.curation.run.manifest import stages_digest
-from heed.curation.run.output import ShardWriter, read_marker
-from heed.curation.stage import RunContext, Stage
+from heed.curation.output import ShardWriter, read_marker
+from heed.curation.pipeline import Pipeline, batches
+from heed.curation.run.executors import TaskTools
 
 log = logging.getLogger(__name__)
 
-# Built and set up once per process and config: a Ray worker reuses them across its tasks.
-_STAGES: dict[str, tuple[list[Stage], str]] = {}
+# Built and set up once per process and config: a Ray worker reuses it across its tasks.
+_PIPELINES: dict[str, Pipeline] = {}
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What became of a record: kept, or dropped or failed at a stage for a reason."""
+
+    status: str
+    stage: str | None = None
+    reason: str | None = None
+
+    def key(self) -> str:
+        """The marker's spelling, `status:stage:reason`."""
+        return f"{self.status}:{self.stage or ''}:{self.reason or ''}"
+
+    @classmethod
+    def of(cls, doc: Document) -> Outcome:
+        return cls(doc.status.value, doc.stage, doc.reason)
+
+    @classmethod
+    def parse(cls, key: str) -> Outcome:
+        status, stage, reason = key.split(":", 2)
+        return cls(status, stage or None, reason or None)
+
+
+@dataclass
+class ShardResult:
+    """A finished shard, as its marker records it (`skipped`: finished by an earlier run)."""
+
+    shard: Shard
+    records: int
+    tokens: int
+    outcomes: Counter[Outcome]
+    marker: dict[str, Any]
+    skipped: bool = False
+    # Seconds and records per stage in this run (empty when skipped); never written.
+    timings: dict[str, dict[str, float]] = field(default_factory=dict)
+
+    @classmethod
+    def from_marker(cls, marker: dict[str, Any], skipped: bool = False) -> ShardResult:
+        outcomes = Counter({Outcome.parse(k): n for k, n in marker["outcomes"].items()})
+        stored = {k: v for k, v in marker.items() if k not in ("skipped", "timings")}
+        return cls(
+            shard=Shard(marker["index"], marker["shard"]),
+            records=marker["records"],
+            tokens=marker["tokens"],
+            outcomes=outcomes,
+            marker=stored,
+            skipped=skipped,
+            timings=marker.get("timings", {}),
+        )
 
 
 class _HashingReader:
@@ -51,86 +98,58 @@ class _HashingReader:
             pass
 
 
-def stages_for(config: PipelineConfig, out: Path) -> tuple[list[Stage], str]:
-    """The set-up stages and their digest (see `stages_digest`)."""
+def pipeline_for(config: PipelineConfig, out: Path) -> Pipeline:
+    """This process's pipeline for a config and output folder, set up on first use."""
     key = f"{config!r}|{out}"
-    if key not in _STAGES:
-        stages = config.build_stages()
-        context = RunContext(config.crawl_root, config.crawl, str(out), config.fetch_options())
-        for stage in stages:
-            stage.setup(context)
-        _STAGES[key] = (stages, stages_digest(config, stages))
-    return _STAGES[key]
-
-
-def score_columns(stages: list[Stage]) -> dict[str, Any]:
-    columns: dict[str, Any] = {}
-    for stage in stages:
-        columns.update(stage.columns)
-    return columns
-
-
-def _batches(docs: Iterator[Document], size: int) -> Iterator[list[Document]]:
-    while batch := list(islice(docs, size)):
-        yield batch
+    if key not in _PIPELINES:
+        pipeline = Pipeline(config)
+        pipeline.setup(pipeline.context(out))
+        _PIPELINES[key] = pipeline
+    return _PIPELINES[key]
 
 
 def process_shard(
-    config: PipelineConfig,
-    shard: Shard,
-    out: str | Path,
-    progress: Callable[[int], None] | None = None,
-    gate: ConnectionGate | None = None,
-) -> dict[str, Any]:
-    """Process one shard unless its completion marker exists; returns the marker. `gate` caps
-    connections per host when the shard is remote (default: this process's own cap)."""
+    config: PipelineConfig, shard: Shard, out: str | Path, tools: TaskTools | None = None
+) -> ShardResult:
+    """Process one shard unless its completion marker exists. `tools` (from the executor)
+    count records for the progress bar and cap connections per host when the shard is
+    remote."""
     out = Path(out)
     done = read_marker(out, shard.part)
     if done is not None:
-        return {**done, "skipped": True}
-    stages, digest = stages_for(config, out)
+        return ShardResult.from_marker(done, skipped=True)
+    tools = tools or TaskTools(lambda n: None, process_gate(config.fetch.connections_per_host))
+    pipeline = pipeline_for(config, out)
+    digest = pipeline.digest()
     # Each file names the stages (and versions) behind its rows, as the manifest does.
     metadata = {
-        "heed.stages": json.dumps({stage.name: stage.version for stage in stages}),
+        "heed.stages": json.dumps({stage.name: stage.version for stage in pipeline.stages}),
         "heed.stages_sha256": digest,
     }
-    writer = ShardWriter(out, shard.part, score_columns(stages), metadata)
-    counts: Counter[str] = Counter()
+    pipeline.seconds.clear()
+    pipeline.seen.clear()
+    writer = ShardWriter(out, shard.part, pipeline.score_columns(), metadata)
+    counts: Counter[Outcome] = Counter()
     tokens = 0
-    # Per-stage wall time and records seen; reported to the caller, never written (not
-    # deterministic).
-    seconds: Counter[str] = Counter()
-    seen: Counter[str] = Counter()
-
-    @contextmanager
-    def clock(name: str) -> Iterator[None]:
-        started = time.perf_counter()
-        yield
-        seconds[name] += time.perf_counter() - started
-
     try:
-        with open_input(config.crawl_root, shard.path, config.fetch_options(), gate) as raw:
+        with open_input(config.crawl_root, shard.path, config.fetch, tools.gate) as raw:
             stream = _HashingReader(raw)
             documents = read_documents(stream, crawl=config.crawl, shard=shard.path)
-            batches = _batches(documents, config.batch_size)
+            chunks = batches(documents, config.batch_size)
             while True:
-                with clock("read"):
-                    batch = next(batches, None)
+                with pipeline.clock("read"):
+                    batch = next(chunks, None)
                 if batch is None:
                     break
-                seen["read"] += len(batch)
-                for stage in stages:
-                    seen[stage.name] += sum(d.alive for d in batch)
-                    with clock(stage.name):
-                        stage(batch)
-                with clock("write"):
+                pipeline.seen["read"] += len(batch)
+                pipeline.process(batch)
+                with pipeline.clock("write"):
                     writer.write(batch)
                 for doc in batch:
-                    counts[f"{doc.status.value}:{doc.stage or ''}:{doc.reason or ''}"] += 1
+                    counts[Outcome.of(doc)] += 1
                     if doc.alive and doc.tokens is not None:
                         tokens += len(doc.tokens)
-                if progress:
-                    progress(len(batch))
+                tools.count(len(batch))
             stream.drain()
     except BaseException:
         writer.abort()
@@ -142,11 +161,15 @@ def process_shard(
         "stages_sha256": digest,
         "records": sum(counts.values()),
         "tokens": tokens,
-        "outcomes": dict(sorted(counts.items())),
+        "outcomes": dict(sorted((o.key(), n) for o, n in counts.items())),
     }
     log.info("%s: %d records, %d tokens", shard.path, marker["records"], tokens)
-    with clock("write"):
+    with pipeline.clock("write"):
         marker = writer.commit(marker)
-    seen["write"] = seen["read"]
-    timings = {name: {"records": seen[name], "seconds": seconds[name]} for name in seen}
-    return {**marker, "skipped": False, "timings": timings}
+    pipeline.seen["write"] = pipeline.seen["read"]
+    result = ShardResult.from_marker(marker)
+    result.timings = {
+        name: {"records": pipeline.seen[name], "seconds": pipeline.seconds[name]}
+        for name in pipeline.seen
+    }
+    return result

@@ -14,9 +14,10 @@ from typing import ClassVar
 
 import pyarrow as pa
 import trafilatura
+from trafilatura.settings import Extractor
+
 from heed.curation.document import Document
 from heed.curation.stage import Stage
-from trafilatura.settings import Extractor
 
 HTML_TYPES = frozenset({"text/html", "application/xhtml+xml"})
 _CHARSET = re.compile(r"charset\s*=\s*[\"']?([\w.:-]+)", re.IGNORECASE)
@@ -63,6 +64,7 @@ def time_limit(seconds: float) -> Iterator[None]:
 class Extract(Stage):
     name: ClassVar[str] = "extract"
     version: ClassVar[str] = "1"
+    reads_payload: ClassVar[bool] = True
     columns: ClassVar[dict[str, pa.DataType]] = {"extract_chars": pa.int32()}
     threshold_params: ClassVar[dict[str, str]] = {"extract_chars": "min_chars"}
     reasons: ClassVar[dict[str, str]] = {
@@ -104,6 +106,9 @@ class Extract(Stage):
 
     def process(self, docs: list[Document]) -> None:
         for doc in docs:
+            if doc.text is not None and not doc.payload:
+                self._check_length(doc)  # made from text (Document.from_text): kept as given
+                continue
             if doc.content_type not in HTML_TYPES:
                 doc.drop(self.name, "not_html", f"Content-Type {doc.content_type or 'missing'}")
                 continue
@@ -124,6 +129,9 @@ class Extract(Stage):
                 doc.drop(self.name, "extract_timeout", f"stopped after {self.timeout:g} s")
                 continue
             doc.text = text or ""
-            doc.scores["extract_chars"] = len(doc.text)
-            if len(doc.text) < self.min_chars:
-                doc.drop(self.name, "too_short", f"{len(doc.text)} chars < {self.min_chars}")
+            self._check_length(doc)
+
+    def _check_length(self, doc: Document) -> None:
+        doc.scores["extract_chars"] = len(doc.text or "")
+        if len(doc.text or "") < self.min_chars:
+            doc.drop(self.name, "too_short", f"{len(doc.text or '')} chars < {self.min_chars}")

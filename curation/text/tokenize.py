@@ -10,8 +10,9 @@ from typing import ClassVar
 
 import numpy as np
 import pyarrow as pa
+
+from heed.common.files import sha256_file
 from heed.curation.document import Document
-from heed.curation.run.output import sha256_file
 from heed.curation.stage import RunContext, Stage
 
 # Mistral-Nemo (July 2024) uses tekken_240718; mistral-common also ships later revisions.

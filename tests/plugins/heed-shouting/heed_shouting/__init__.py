@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 import pyarrow as pa
+
 from heed.curation.document import Document
 from heed.filters.base import Filter
 

@@ -16,7 +16,6 @@ that can be seen is complete; a shard is done when its marker is there.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import os
 import uuid
@@ -25,6 +24,9 @@ from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
+
+from heed.common.files import fsync_file, sha256_file, write_json_atomic
+from heed.common.tokens import TOKENS_SCHEMA
 from heed.curation.document import Document
 
 KINDS = ("documents", "tokens", "audit")
@@ -56,13 +58,6 @@ DOCUMENT_FIELDS = [
 # Columns read straight off the Document; every other non-fixed column is a stage's score.
 DOCUMENT_ATTRIBUTES = frozenset(
     {"shard", "offset", "url", "host", "crawl", "stage", "reason", "detail", "language", "text"}
-)
-TOKENS_SCHEMA = pa.schema(
-    [
-        pa.field("id", pa.string(), nullable=False),
-        pa.field("tokens", pa.list_(pa.uint32()), nullable=False),
-        pa.field("num_tokens", pa.int32(), nullable=False),
-    ]
 )
 
 
@@ -107,19 +102,6 @@ def _rows(kind: str, docs: list[Document], schema: pa.Schema) -> pa.Table:
     return pa.table(columns, schema=schema)
 
 
-def _fsync(path: Path) -> None:
-    with open(path, "rb") as handle:
-        os.fsync(handle.fileno())
-
-
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def marker_path(out: Path, part: str) -> Path:
     return out / MARKERS / f"{part}.json"
 
@@ -136,18 +118,6 @@ def failure_path(out: Path, part: str) -> Path:
 def read_failures(out: Path) -> dict[str, dict[str, Any]]:
     """The failure records in `out`, by part name."""
     return {p.stem: json.loads(p.read_text()) for p in sorted((out / FAILED).glob("part-*.json"))}
-
-
-def write_json_atomic(path: Path, data: dict[str, Any]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    try:
-        tmp.write_text(json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n")
-        _fsync(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)  # a full disk leaves no half-written file behind
-        raise
 
 
 def _temporary(final: Path) -> Path:
@@ -209,7 +179,7 @@ class ShardWriter:
                 writer.close()
             files = {}
             for kind in KINDS:
-                _fsync(self.tmp[kind])
+                fsync_file(self.tmp[kind])
                 files[kind] = {
                     "path": str(self.final[kind].relative_to(self.out)),
                     "sha256": sha256_file(self.tmp[kind]),

@@ -1,0 +1,158 @@
+"""A stage chain built from a config: the one place where a config becomes working stages.
+
+The corpus run builds one per worker process and feeds it each shard's batches; in a notebook
+or a test it runs on documents made in memory:
+
+    pipeline = Pipeline.from_config("configs/sample.toml")
+    docs = pipeline.run([Document.from_html(html, url="https://example.org/a"),
+                         Document.from_text("Guten Tag ...")])
+    docs[0].status, docs[0].stage, docs[0].reason, docs[0].scores
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from itertools import islice
+from pathlib import Path
+from typing import Any
+
+from heed.curation.config import PipelineConfig
+from heed.curation.document import Document
+from heed.curation.stage import RunContext, Stage
+
+
+def describe_stages(config: PipelineConfig, stages: list[Stage]) -> list[dict[str, Any]]:
+    """Each stage as the manifest records it: the config's reference to it (a registered name
+    or `module:Class`, what the audit tools load it by) and its description."""
+    return [
+        {"ref": spec.ref, **stage.describe()}
+        for spec, stage in zip(config.stages, stages, strict=True)
+    ]
+
+
+def stages_digest(config: PipelineConfig, stages: list[Stage]) -> str:
+    """What a shard's outputs depend on besides its input: the crawl and every stage's
+    reference, version, parameters and asset hashes. Each shard's marker carries it, so a rerun
+    into the same folder with other settings is refused instead of mixing two configs'
+    outputs."""
+    described = {"crawl": config.crawl, "stages": describe_stages(config, stages)}
+    return hashlib.sha256(json.dumps(described, sort_keys=True).encode()).hexdigest()
+
+
+def batches(docs: Iterable[Document], size: int) -> Iterator[list[Document]]:
+    docs = iter(docs)
+    while batch := list(islice(docs, size)):
+        yield batch
+
+
+class Pipeline:
+    """The config's stages, in order. `prepare` does the driver's one-off work (indexes the
+    stages read later), `setup` loads models in this process, `process` runs one batch."""
+
+    def __init__(self, config: PipelineConfig) -> None:
+        self.config = config
+        self.stages = config.build_stages()
+        # Per-stage wall time and records seen, for the run's timing table (never written:
+        # not deterministic).
+        self.seconds: Counter[str] = Counter()
+        self.seen: Counter[str] = Counter()
+        self._tmp: tempfile.TemporaryDirectory[str] | None = None
+
+    @classmethod
+    def from_config(
+        cls, config: PipelineConfig | str | Path | None = None, workdir: str | Path | None = None
+    ) -> Pipeline:
+        """A pipeline ready to run on documents made in memory: prepared and set up, with
+        what stages build (robots snapshots) under `workdir` (default: a temporary folder
+        removed with the pipeline)."""
+        if not isinstance(config, PipelineConfig):
+            config = PipelineConfig.load(config)
+        pipeline = cls(config)
+        if workdir is None:
+            pipeline._tmp = tempfile.TemporaryDirectory(prefix="heed-")
+            workdir = pipeline._tmp.name
+        context = pipeline.context(workdir)
+        pipeline.prepare(context)
+        pipeline.setup(context)
+        return pipeline
+
+    @classmethod
+    def from_stages(
+        cls,
+        stages: list[str],
+        params: dict[str, dict[str, Any]] | None = None,
+        workdir: str | Path | None = None,
+        **settings: Any,
+    ) -> Pipeline:
+        """A pipeline of the named stages (with `params` per stage name, as the config's
+        [stage.NAME] tables) for documents made in memory: no crawl is read, so opt_out reads
+        robots.txt only from the snapshots and folders its parameters name."""
+        params = {name: dict(table) for name, table in (params or {}).items()}
+        if "opt_out" in stages:
+            params["opt_out"] = {"crawl_captures": False, **params.get("opt_out", {})}
+        values = {"name": "in-memory", "crawl": "", "stages": list(stages), "stage": params}
+        return cls.from_config(PipelineConfig.from_dict({**values, **settings}), workdir)
+
+    @property
+    def names(self) -> list[str]:
+        return [stage.name for stage in self.stages]
+
+    def context(self, out: str | Path) -> RunContext:
+        config = self.config
+        return RunContext(config.crawl_root, config.crawl, str(out), config.fetch)
+
+    def prepare(self, context: RunContext) -> None:
+        for stage in self.stages:
+            stage.prepare(context)
+
+    def setup(self, context: RunContext) -> None:
+        for stage in self.stages:
+            stage.setup(context)
+
+    def digest(self) -> str:
+        return stages_digest(self.config, self.stages)
+
+    def describe(self) -> list[dict[str, Any]]:
+        return describe_stages(self.config, self.stages)
+
+    def score_columns(self) -> dict[str, Any]:
+        columns: dict[str, Any] = {}
+        for stage in self.stages:
+            columns.update(stage.columns)
+        return columns
+
+    @contextmanager
+    def clock(self, name: str) -> Iterator[None]:
+        started = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.seconds[name] += time.perf_counter() - started
+
+    def process(self, batch: list[Document]) -> list[Document]:
+        """Run every stage on one batch, in place; a stage sees only documents still kept."""
+        for stage in self.stages:
+            self.seen[stage.name] += sum(doc.alive for doc in batch)
+            with self.clock(stage.name):
+                stage(batch)
+        return batch
+
+    def run(self, docs: Iterable[Document]) -> list[Document]:
+        """Every document through the chain in batches of the config's batch_size; the same
+        documents come back, each kept, dropped (stage, reason, detail) or failed, with every
+        score computed on the way."""
+        done: list[Document] = []
+        for batch in batches(docs, self.config.batch_size):
+            done += self.process(batch)
+        return done
+
+    def close(self) -> None:
+        if self._tmp is not None:
+            self._tmp.cleanup()
+            self._tmp = None
