@@ -11,6 +11,7 @@ import pyarrow.parquet as pq
 from conftest import REPO, make_doc, run_heed
 
 from heed.curation.document import Document, Status
+from heed.curation.registry import load_object
 from heed.curation.stage import RunContext
 from heed.filters.quality import (
     C4Quality,
@@ -18,7 +19,6 @@ from heed.filters.quality import (
     FineWebQuality,
     GopherQuality,
     GopherRepetition,
-    _load_class,
 )
 
 CONTEXT = RunContext(crawl_root="", crawl="")
@@ -241,7 +241,7 @@ def test_the_sample_config_sets_options_per_language() -> None:
 
 def datatrove_reasons(stage: DatatroveFilter) -> re.Pattern[str]:
     """Every reason the datatrove filter's own code can give for a drop, as one pattern."""
-    source = inspect.getsource(_load_class(stage.default_filter).filter)
+    source = inspect.getsource(load_object(stage.default_filter).filter)
     literals = re.findall(r'return False, (f?)"([^"]+)"', source)
     assert literals
     alternatives = [
