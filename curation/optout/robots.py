@@ -37,6 +37,7 @@ ROBOTS_PATH = "/robots.txt"
 USER_AGENT_KEYS = ("user-agent", "useragent", "user agent")
 ALLOW_KEYS = ("allow",)
 DISALLOW_KEYS = ("disallow", "dissallow", "dissalow", "disalow", "diasllow", "disallaw")
+_KEY_STARTS = frozenset("uUaAdD")  # the first letters of those keys: other lines end at once
 # HTTP 429 Too Many Requests: Google reads it as a server error (5xx), not as "unavailable".
 TOO_MANY_REQUESTS = 429
 
@@ -71,30 +72,39 @@ def _escape(char: str) -> str:
     return "".join(f"%{b:02X}" for b in data)
 
 
-@lru_cache(maxsize=65536)
 def normalize_path(path: str) -> str:
     """One spelling for equivalent paths (RFC 9309 2.2.2): non-ASCII as UTF-8 escapes and the
     characters a URL carries only percent-encoded escaped, hex in upper case, escapes of
     unreserved characters decoded. `%2F` stays distinct from `/`."""
+    # Most paths need nothing: answered before the cache, which URLs (each new) would churn.
     if _NEEDS_WORK.search(path) is None:
         return path
+    return _normalized(path)
+
+
+@lru_cache(maxsize=65536)
+def _normalized(path: str) -> str:
     encoded = "".join(c if c in _RAW else _escape(c) for c in path)
     return _PERCENT.sub(_decode_hex, encoded) if "%" in encoded else encoded
 
 
+@lru_cache(maxsize=65536)
 def rule_pattern(value: str) -> str:
     """A rule's path pattern as it is matched: normalized, and a `$` anywhere but at the end
     read as the literal dollar sign (RFC 9309 2.2.3 gives `$` its meaning only at the end),
     which a URL's `$` is compared as (`%24`, see url_path)."""
     pattern = normalize_path(value)
-    if "$" in pattern[:-1]:
+    if pattern.find("$", 0, -1) >= 0:
         pattern = pattern[:-1].replace("$", "%24") + pattern[-1]
     return pattern
 
 
 def product_token(user_agent: str) -> str:
     """The lower-cased token a crawler is matched by: `ccbot` for `CCBot/2.0`, `claudebot` for
-    `Mozilla/5.0 (compatible; ClaudeBot/1.0; ...)`; empty if the string has none."""
+    `Mozilla/5.0 (compatible; ClaudeBot/1.0; ...)`, `*` for `*` (the group of all crawlers);
+    empty if the string has none."""
+    if user_agent == "*":
+        return "*"
     found = _COMPATIBLE.search(user_agent)
     if found:
         return found.group(1).lower()
@@ -106,7 +116,7 @@ def distinct_agents(agents: list[str] | tuple[str, ...]) -> list[str]:
     crawler, since groups are matched by product token alone (RFC 9309 2.2.1)."""
     first: dict[str, str] = {}
     for agent in agents:
-        first.setdefault("*" if agent == "*" else product_token(agent), agent)
+        first.setdefault(product_token(agent), agent)
     return list(first.values())
 
 
@@ -122,10 +132,12 @@ def _group_token(value: str) -> str:
 def _directive(line: str) -> tuple[str, str] | None:
     """("user-agent" | "allow" | "disallow", value) for a line that holds one (comment and
     surrounding whitespace already removed), else None."""
+    if line[0] not in _KEY_STARTS:
+        return None
     key, colon, value = line.partition(":")
     if not colon:
         # Google accepts whitespace for a missing colon, when the line is exactly two words.
-        words = _WORDS.split(line)
+        words = _WORDS.split(line, maxsplit=2)
         if len(words) != 2:
             return None
         key, value = words
@@ -208,8 +220,6 @@ def _text(robots_txt: str | bytes) -> str:
 
 def _as_written(line: str) -> str:
     """A line for the audit: valid UTF-8, a bad byte shown as U+FFFD."""
-    if line.isascii():
-        return line
     return line.encode("utf-8", "surrogateescape").decode("utf-8", errors="replace")
 
 
@@ -242,14 +252,15 @@ class RobotsTxt:
                 in_rules = True
                 if not agents or not value:
                     continue  # a rule outside any group, or an empty rule: matches nothing
-                rule = Rule(key == "allow", rule_pattern(value), number, _as_written(line))
+                text = line if line.isascii() else _as_written(line)
+                rule = Rule(key == "allow", rule_pattern(value), number, text)
                 for agent in agents:
                     groups[agent].append(rule)
         return cls({agent: tuple(rules) for agent, rules in groups.items()})
 
     def group_for(self, user_agent: str) -> str | None:
         """The group key that applies to this crawler: its own, else `*`, else none."""
-        token = product_token(user_agent) if user_agent != "*" else "*"
+        token = product_token(user_agent)
         if token in self.groups:
             return token
         return "*" if "*" in self.groups else None
