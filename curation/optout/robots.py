@@ -23,7 +23,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 from urllib.parse import urlsplit
@@ -46,8 +46,9 @@ _LINES = re.compile(r"\r\n|\r|\n")
 # no-break space (or any other non-ASCII space) is part of a value, as it is for Google.
 _WS = " \t\n\r\x0b\x0c"
 _WORDS = re.compile(r"[ \t]+")
-# RFC 9309 2.2.1: the product token is the leading run of "-", "_" and letters; digits are kept
-# as well, since real tokens have them (AI2Bot is on Apertus's list).
+# RFC 9309 2.2.1 spells a product token with letters, "-" and "_": what follows their leading
+# run (a version, punctuation, more words) is not part of it, as Google's parser reads it.
+# Digits are kept too, since real tokens have them (AI2Bot is on Apertus's list, MJ12bot).
 _TOKEN = re.compile(r"[A-Za-z0-9_-]*")
 _COMPATIBLE = re.compile(r"compatible;\s*([A-Za-z0-9_-]+)", re.IGNORECASE)
 _UNRESERVED = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
@@ -99,6 +100,7 @@ def rule_pattern(value: str) -> str:
     return pattern
 
 
+@lru_cache(maxsize=4096)  # a crawl asks about a handful of agents, over and over
 def product_token(user_agent: str) -> str:
     """The lower-cased token a crawler is matched by: `ccbot` for `CCBot/2.0`, `claudebot` for
     `Mozilla/5.0 (compatible; ClaudeBot/1.0; ...)`, `*` for `*` (the group of all crawlers);
@@ -111,7 +113,7 @@ def product_token(user_agent: str) -> str:
     return _TOKEN.match(user_agent.strip(_WS)).group().lower()  # type: ignore[union-attr]
 
 
-def distinct_agents(agents: list[str] | tuple[str, ...]) -> list[str]:
+def distinct_agents(agents: Iterable[str]) -> list[str]:
     """One agent per product token, the first listed: `CCBot/2.0` after `CCBot` names the same
     crawler, since groups are matched by product token alone (RFC 9309 2.2.1)."""
     first: dict[str, str] = {}
