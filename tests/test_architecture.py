@@ -34,7 +34,7 @@ CURATION_ROOM_MAY_IMPORT = {
     "crawl": {"crawl", "errors", "document"},
     "text": {"text", "root", "crawl"},
     "optout": {"optout", "root", "crawl", "run.executors"},
-    "audit": {"audit", "root", "crawl"},
+    "audit": {"audit", "root", "crawl", "optout.robots"},
     "run": {"run", "root", "crawl", "audit.report", "audit.query"},
     "root": {"root", "crawl"},
 }

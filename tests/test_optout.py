@@ -195,16 +195,23 @@ def test_a_folder_snapshot_overrides_the_crawl_captures(folder_snapshot, truth, 
     assert all(rows[t["url"]]["stage"] == "opt_out" for t in others)
 
 
+TDMREP = b'[{"location": "/*", "tdm-reservation": 1}]'
+
+
 @pytest.fixture
 def robots_server():
-    """A real HTTP server on 127.0.0.1 serving one robots.txt; it counts the requests it saw."""
+    """A real HTTP server on 127.0.0.1 serving one robots.txt, and a tdmrep.json for 127.0.0.1
+    (none for localhost); it counts the requests it saw."""
     seen: list[str] = []
 
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
             seen.append(f"{self.headers['Host']} {self.path}")
-            body = b"User-agent: GPTBot\nDisallow: /\n"
-            self.send_response(200)
+            status, body = 200, b"User-agent: GPTBot\nDisallow: /\n"
+            if self.path == "/.well-known/tdmrep.json":
+                on_ip = self.headers["Host"].startswith("127.0.0.1:")
+                status, body = (200, TDMREP) if on_ip else (404, b"not found")
+            self.send_response(status)
             self.send_header("Content-Type", "text/plain")
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()
@@ -251,7 +258,13 @@ def test_live_snapshot_from_a_loopback_server(robots_server, tmp_path) -> None:
         assert (capture.status, capture.scheme) == (200, "http")
         assert not explain(capture.body, "GPTBot", "https://x.org/a").allowed
         assert capture.source.startswith("live:http://")
-    assert sorted(seen) == [f"127.0.0.1:{port} /robots.txt", f"localhost:{port} /robots.txt"]
+    # /.well-known/tdmrep.json is asked for too, and kept where the host has one.
+    assert (found["127.0.0.1"].tdmrep, found["localhost"].tdmrep) == (TDMREP, None)
+    assert sorted(seen) == [
+        f"{host}:{port} {path}"
+        for host in ("127.0.0.1", "localhost")
+        for path in ("/.well-known/tdmrep.json", "/robots.txt")
+    ]
 
 
 def test_live_snapshot_refuses_loopback_without_the_flag(robots_server, tmp_path) -> None:

@@ -227,6 +227,26 @@ def test_optout_and_errors_sections(page: Page, local_run: Path) -> None:
     assert page.rows("errors") == {"read": ["read", "block_digest_mismatch", "1"]}
 
 
+def test_optout_counts_a_product_token_once_per_record(tmp_path) -> None:
+    # An audit written before the stage named CCBot once (version 2) lists CCBot, CCBot/2.0
+    # and CCBot/1.0: one crawler (RFC 9309 2.2.1), one count per record, named as first written.
+    agents = ["CCBot,CCBot/2.0,CCBot/1.0,GPTBot", "GPTBot,*", "ccbot/1.0", None]
+    (tmp_path / "audit").mkdir()
+    table = pa.table(
+        {
+            "host": ["a.org", "a.org", "b.org", "c.org"],
+            "stage": ["opt_out", "opt_out", "opt_out", "extract"],
+            "optout_signal": ["robots", "robots", "robots", None],
+            "robots_agents": agents,
+        }
+    )
+    pq.write_table(table, tmp_path / "audit" / "part-00000.parquet")
+    counts = optout_counts(tmp_path)
+    assert counts is not None
+    assert counts["agent"] == [("CCBot", 2), ("GPTBot", 2), ("*", 1)]
+    assert counts["signal"] == [("robots", 3)]
+
+
 def test_a_run_without_manifest_renders_without_thresholds(local_run: Path, tmp_path) -> None:
     out = tmp_path / "out"
     for part in ("audit", "documents"):  # an unfinished run: no manifest yet

@@ -4,8 +4,8 @@ Every case is written from the RFC (https://www.rfc-editor.org/rfc/rfc9309) or f
 documented reading of it (developers.google.com/search/docs/crawling-indexing/robots/robots_txt),
 never from what an implementation happens to do. The comment above each case names the section.
 Status handling (the `status` argument) follows the interface documented in
-`curation/optout/robots.py`:
-2xx parse the body, 3xx and 4xx allow all, 5xx and None (unreachable) disallow all.
+`curation/optout/robots.py`: 2xx parse the body, 3xx and 4xx allow all, 5xx, 429 and None
+(unreachable) disallow all.
 """
 
 from __future__ import annotations
@@ -677,8 +677,10 @@ STATUS_CASES = [
     pytest.param(410, DISALLOW_ALL, ALLOWED, id="status-410-allows-all"),
     pytest.param(401, DISALLOW_ALL, ALLOWED, id="status-401-allows-all"),
     pytest.param(403, DISALLOW_ALL, ALLOWED, id="status-403-allows-all"),
-    # This interface applies 2.3.1.3 to every 4xx, 429 included (Google would treat it as 5xx).
-    pytest.param(429, DISALLOW_ALL, ALLOWED, id="status-429-allows-all"),
+    # Google treats "all 4xx errors, except 429" as no robots.txt, and "5xx and 429 server
+    # errors" as a full disallow: 429 says the server could not answer now, not that there are
+    # no rules. Read like 5xx, body ignored.
+    pytest.param(429, ALLOW_ALL, BLOCKED, id="status-429-read-as-5xx-disallows-all"),
     # RFC 9309 2.3.1.4: 5xx is "unreachable" -> complete disallow, body ignored.
     pytest.param(500, ALLOW_ALL, BLOCKED, id="status-500-disallows-all"),
     pytest.param(503, ALLOW_ALL, BLOCKED, id="status-503-disallows-all"),
@@ -898,6 +900,114 @@ def test_many_wildcards_match_in_bounded_time() -> None:
         pytest.fail("matching 9 wildcards against a 2,000-character path took over 20 s")
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "True"  # no "b" in the path: the rule does not match
+
+
+# --------------------------------------------------------------------------------------------
+# 14. Rules as sites write them (issue 18): each of these let a page through that the site
+#     meant to keep out
+# --------------------------------------------------------------------------------------------
+PRICE_LIST = rules("Disallow: /price$list")
+COMMA_LIST = txt("User-agent: ClaudeBot, GPTBot", "Disallow: /", "", "User-agent: *", "Allow: /")
+NBSP_END = rules("Disallow: /a\u00a0")
+
+AS_WRITTEN_CASES = [
+    # RFC 9309 2.2.3: "$" designates the end of the match pattern; anywhere else it is a
+    # literal dollar sign, matched whether the URL carries it raw or as %24 ...
+    case("mid-dollar-literal-raw-url", PRICE_LIST, "/price$list", BLOCKED),
+    case("mid-dollar-literal-encoded-url", PRICE_LIST, "/price%24list", BLOCKED),
+    case("mid-dollar-literal-is-still-a-prefix", PRICE_LIST, "/price$list/2", BLOCKED),
+    case("mid-dollar-literal-needs-the-dollar", PRICE_LIST, "/pricelist", ALLOWED),
+    case("mid-dollar-literal-not-an-anchor", PRICE_LIST, "/price", ALLOWED),
+    # ... and a final "$" still anchors after a literal one.
+    case("mid-and-final-dollar-exact", rules("Disallow: /a$b$"), "/a$b", BLOCKED),
+    case("mid-and-final-dollar-anchored", rules("Disallow: /a$b$"), "/a$bc", ALLOWED),
+    case("mid-dollar-with-wildcard", rules("Disallow: /*$x"), "/cost/$x.html", BLOCKED),
+    # RFC 9309 2.2.1: the product token is the leading run of token characters; what follows
+    # (punctuation, a comment in words, another name) is not part of it.
+    case("agent-token-before-comma", txt("User-agent: GPTBot,", "Disallow: /"), "/x", BLOCKED),
+    case("agent-token-before-semicolon", txt("User-agent: GPTBot;", "Disallow: /"), "/x", BLOCKED),
+    case(
+        "agent-token-before-words",
+        txt("User-agent: GPTBot (+https://openai.com/gptbot)", "Disallow: /"),
+        "/x",
+        BLOCKED,
+    ),
+    case("agent-token-first-of-list", COMMA_LIST, "/x", BLOCKED, agent="ClaudeBot"),
+    # Google reads one product token per line: the second name of a list is not a group.
+    case("agent-token-second-of-list-not-named", COMMA_LIST, "/x", ALLOWED),
+    case(
+        "agent-token-before-no-break-space",
+        txt("User-agent: GPTBot\u00a0", "Disallow: /"),
+        "/x",
+        BLOCKED,
+    ),
+    # RFC 9309 2.2.2: both sides compare in encoded form. A character a URL carries only
+    # percent-encoded (RFC 3986 2: not unreserved, not reserved) written raw in a rule
+    # matches its escape, and the other way round.
+    case("raw-space-in-rule", rules("Disallow: /a b"), "/a%20b", BLOCKED),
+    case("raw-space-in-rule-and-url", rules("Disallow: /a b"), "/a b", BLOCKED),
+    case("encoded-space-in-rule-raw-in-url", rules("Disallow: /a%20b"), "/a b", BLOCKED),
+    case("raw-quote-in-rule", rules('Disallow: /q?x="y"'), "/q?x=%22y%22", BLOCKED),
+    case("raw-angle-brackets-in-rule", rules("Disallow: /<tag>"), "/%3Ctag%3E", BLOCKED),
+    case("raw-backslash-in-rule", rules("Disallow: /a\\b"), "/a%5Cb", BLOCKED),
+    case("raw-caret-in-rule", rules("Disallow: /a^b"), "/a%5Eb", BLOCKED),
+    case("raw-backtick-in-rule", rules("Disallow: /a`b"), "/a%60b", BLOCKED),
+    case("raw-braces-in-rule", rules("Disallow: /{id}"), "/%7Bid%7D", BLOCKED),
+    case("raw-pipe-in-rule-lowercase-hex-url", rules("Disallow: /a|b"), "/a%7cb", BLOCKED),
+    case("raw-control-in-rule", rules("Disallow: /a\x01b"), "/a%01b", BLOCKED),
+    # A reserved character is not its escape: "/" is not %2F (RFC 9309 2.2.2).
+    case("reserved-slash-not-its-escape", rules("Disallow: /a/b"), "/a%2Fb", ALLOWED),
+    # Google's parser accepts these misspelled keys (robots.cc, KeyIsUserAgent and
+    # KeyIsDisallow), reading a key by how it starts; RFC 9309 2.2.4 lets a crawler honour
+    # records beyond the standard ones.
+    *(
+        case(
+            f"misspelled-user-agent-{key.replace(' ', '-')}",
+            f"{key}: GPTBot\nDisallow: /\n",
+            "/x",
+            BLOCKED,
+        )
+        for key in ("User agent", "Useragent", "USERAGENT")
+    ),
+    *(
+        case(f"misspelled-disallow-{key.lower()}", rules(f"{key}: /x"), "/x", BLOCKED)
+        for key in ("Disalow", "Dissallow", "Dissalow", "Diasllow", "Disallaw")
+    ),
+    case("key-read-by-its-start", rules("Disallowed: /x"), "/x", BLOCKED),
+    case("misspelled-disallow-missing-colon", rules("Disalow /x"), "/x", BLOCKED),
+    # Google accepts no misspelling of "allow", and an unknown key is no rule at all.
+    case("misspelled-allow-not-accepted", rules("Disallow: /", "Alow: /ok"), "/ok", BLOCKED),
+    case("unknown-key-no-rule", rules("Deny: /x"), "/x", ALLOWED),
+    # Google: whitespace stands in for a missing colon only between exactly two words.
+    case("missing-colon-three-words-ignored", rules("Disallow /a b"), "/a", ALLOWED),
+    # RFC 9309 2.2 (ABNF WS = SP / HTAB): a no-break space is not whitespace; at a rule's end
+    # it is part of the path (as Google reads it too) ...
+    case("nbsp-at-rule-end-not-trimmed", NBSP_END, "/a", ALLOWED),
+    case("nbsp-at-rule-end-matches-encoded", NBSP_END, "/a%C2%A0", BLOCKED),
+    case("nbsp-at-rule-end-matches-raw", NBSP_END, "/a\u00a0", BLOCKED),
+    # ... while space and tab are trimmed.
+    case("space-and-tab-at-rule-end-trimmed", rules("Disallow: /a \t "), "/a", BLOCKED),
+    # RFC 9309 2.2.2: an octet outside ASCII is percent-encoded before comparison, a byte that
+    # is not UTF-8 included (a Latin-1 robots.txt), as Google's parser encodes it.
+    case("latin1-byte-in-rule", b"User-agent: *\nDisallow: /caf\xe9\n", "/caf%E9", BLOCKED),
+]
+
+
+@pytest.mark.parametrize(CASE_ARGS, AS_WRITTEN_CASES)
+def test_rules_as_sites_write_them(body, agent, path, expected) -> None:
+    check(body, agent, path, expected)
+
+
+def test_a_latin1_rule_is_reported_as_valid_utf8() -> None:
+    # The audit stores the deciding line as text: a byte that is not UTF-8 shows as U+FFFD.
+    v = robots.explain(b"User-agent: *\nDisallow: /caf\xe9\n", "GPTBot", f"{SITE}/caf%E9")
+    assert (v.allowed, v.rule, v.line) == (False, "Disallow: /caf\ufffd", 2)
+
+
+def test_product_token_variants_are_one_agent() -> None:
+    # RFC 9309 2.2.1: a group is matched by product token; a version is not part of it.
+    agents = ["CCBot", "GPTBot/1.1", "CCBot/2.0", "ccbot/1.0", "gptbot", "*", "ClaudeBot"]
+    assert robots.distinct_agents(agents) == ["CCBot", "GPTBot/1.1", "*", "ClaudeBot"]
 
 
 # --------------------------------------------------------------------------------------------

@@ -21,7 +21,7 @@ import threading
 import time
 import tracemalloc
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -41,6 +41,8 @@ from heed.curation.optout.live import (
 )
 
 ROBOTS = b"User-agent: GPTBot\nDisallow: /\n\nUser-agent: *\nAllow: /\n"
+TDMREP = b'[{"location": "/*", "tdm-reservation": 1, "tdm-policy": "https://tdm.test/policy"}]\n'
+TDMREP_PATH = "/.well-known/tdmrep.json"
 PNG = bytes.fromhex("89504e470d0a1a0a0000000d4948445200000001000000010806000000") + bytes(64)
 BIG = b"# padding\n" * 200_000  # 2 MB
 BOMB = gzip.compress(bytes(10 * 1024 * 1024), compresslevel=9)  # ~10 KB on the wire
@@ -143,7 +145,9 @@ class Handler(BaseHTTPRequestHandler):
         label = "ok" if host in (LOOPBACK, "localhost") else host.split(".")[0]
         path = self.path
         stop = self.server.stop
-        if label in ("ok", "final", "tls") or re.fullmatch(r"h\d+", label):
+        if path == TDMREP_PATH or label.startswith("tdm"):
+            self.tdmrep(label, path)
+        elif label in ("ok", "final", "tls") or re.fullmatch(r"h\d+", label):
             if label.startswith("h"):
                 time.sleep(0.1)  # long enough that a parallel pool overlaps requests
             self.send(200, ROBOTS, Content_Type="text/plain")
@@ -245,6 +249,24 @@ class Handler(BaseHTTPRequestHandler):
         else:
             self.send(500, b"no such test host")
 
+    def tdmrep(self, label: str, path: str) -> None:
+        """Hosts whose label starts with "tdm" serve a tdmrep.json; the others have none."""
+        if path == "/robots.txt":
+            self.send(200, ROBOTS)
+        elif label == "tdm":
+            self.send(200, TDMREP, Content_Type="application/json")
+        elif label == "tdmmoved":  # the file has moved, and says so
+            if path == TDMREP_PATH:
+                self.redirect(301, "/tdm/policy.json")
+            else:
+                self.send(200, TDMREP, Content_Type="application/json")
+        elif label == "tdmbig":
+            self.send(200, b"[" + b" " * 2000 + b"]")
+        elif label == "tdmerror":
+            self.send(503, b"<html>down</html>")
+        else:
+            self.send(404, b"<html>not found</html>", Content_Type="text/html")
+
 
 def serving(srv: LoopbackServer) -> Iterator[LoopbackServer]:
     """Serve `srv` from a thread while the test runs, then stop it."""
@@ -271,7 +293,7 @@ def server() -> Iterator[LoopbackServer]:
 
 @dataclass
 class Net:
-    names: dict[str, list[str] | Exception] = field(default_factory=dict)
+    names: dict[str, list[str] | Exception | Callable[[], list[str]]] = field(default_factory=dict)
     connects: list[tuple[str, int]] = field(default_factory=list)
     blocked: list[tuple[str, int]] = field(default_factory=list)
 
@@ -287,6 +309,8 @@ def net(monkeypatch: pytest.MonkeyPatch) -> Iterator[Net]:
         answer = state.names.get(host)
         if isinstance(answer, Exception):
             raise answer
+        if callable(answer):  # a resolver that takes its time
+            return answer()
         if answer is not None:
             return list(answer)
         if host.endswith(".test"):
@@ -309,8 +333,15 @@ def net(monkeypatch: pytest.MonkeyPatch) -> Iterator[Net]:
 
 
 def fetch(server: LoopbackServer, host: str, **options: Any) -> FetchResult:
-    """fetch_robots against the test server: plain http, its port, loopback allowed."""
-    options = {"scheme": "http", "port": server.port, "allow_private": True, **options}
+    """fetch_robots against the test server: plain http, its port, loopback allowed, robots.txt
+    alone (section 12 asks for tdmrep.json too)."""
+    options = {
+        "scheme": "http",
+        "port": server.port,
+        "allow_private": True,
+        "fetch_tdmrep": False,
+        **options,
+    }
     return fetch_robots(host, **options)
 
 
@@ -435,6 +466,23 @@ def test_a_stalled_server_times_out(server: LoopbackServer) -> None:
 
     assert (result.status, result.body, result.error) == (None, b"", "timeout")
     assert elapsed < 1.4  # the read timeout, not the 10 s the server would wait
+
+
+def test_a_resolver_that_does_not_answer_ends_at_the_deadline(
+    server: LoopbackServer, net: Net
+) -> None:
+    answered = threading.Event()
+    net.names["slowdns.test"] = lambda: [LOOPBACK] if answered.wait(10) else []
+    started = time.monotonic()
+    result = fetch(server, "slowdns.test", timeout=0.3)
+    elapsed = time.monotonic() - started
+    answered.set()  # let the abandoned lookup end
+
+    assert (result.status, result.body) == (None, b"")
+    assert result.error is not None and result.error.startswith("dns: timeout"), result.error
+    # The resolver would take 10 s: only the fetch's deadline (3 x 0.3 s) ends the wait.
+    assert 0.8 < elapsed < 2.5
+    assert net.connects == [] and server.requests == []
 
 
 @pytest.mark.parametrize("host", ["drip.test", "driphead.test"])
@@ -766,7 +814,9 @@ def test_https_verifies_the_name_while_connecting_to_the_ip(
     )
     assert (result.status, result.body, result.error) == (200, ROBOTS, None)
     assert result.url == f"https://tls.test:{tls_server.port}/robots.txt"
-    assert net.connects == [(LOOPBACK, tls_server.port)]  # the IP, not the name
+    assert result.tdmrep is None  # asked for too, over TLS: the server has none
+    # robots.txt, then tdmrep.json: each connection to the IP, not the name.
+    assert net.connects == [(LOOPBACK, tls_server.port)] * 2
 
 
 def test_https_rejects_a_certificate_for_another_name(
@@ -815,7 +865,10 @@ def test_fetch_many_fetches_each_host_once_in_parallel(server: LoopbackServer, n
     by_host = {result.host: result for result in results}
     assert len(results) == len(by_host) == 22  # duplicates removed
     assert all(by_host[host].status == 200 and by_host[host].body == ROBOTS for host in hosts)
-    assert sorted(server.hosts_seen()) == sorted(hosts)  # each fetched exactly once
+    # Each host asked exactly once for robots.txt, then once for tdmrep.json (it has none).
+    asked = sorted((s.host, s.path) for s in server.requests)
+    assert asked == sorted((h, p) for h in hosts for p in ("/robots.txt", TDMREP_PATH))
+    assert all(by_host[host].tdmrep is None for host in hosts)
     assert by_host["boom.test"].status is None  # one fetch's exception stays in its result
     assert "resolver exploded" in (by_host["boom.test"].error or "")
     assert by_host["bad host"].status is None
@@ -870,3 +923,68 @@ def test_fetch_robots_rejects_bad_options() -> None:
         fetch_robots("ok.test", scheme="gopher")
     with pytest.raises(ValueError, match="timeout"):
         fetch_robots("ok.test", timeout=0)
+
+
+# --------------------------------------------------------------------------------------------
+# 12: /.well-known/tdmrep.json beside robots.txt
+
+
+def fetch_both(server: LoopbackServer, host: str, **options: Any) -> FetchResult:
+    """fetch_robots as --live calls it: robots.txt, then tdmrep.json (the default)."""
+    return fetch_robots(host, scheme="http", port=server.port, allow_private=True, **options)
+
+
+def test_tdmrep_json_is_fetched_after_robots_txt(server: LoopbackServer) -> None:
+    result = fetch_both(server, "tdm.test")
+    assert (result.status, result.body, result.error) == (200, ROBOTS, None)
+    assert result.tdmrep == TDMREP
+    assert result.url == f"http://tdm.test:{server.port}/robots.txt"  # robots.txt's, as before
+    assert [s.path for s in server.requests] == ["/robots.txt", TDMREP_PATH]
+    assert {s.headers["User-Agent"] for s in server.requests} == {DEFAULT_USER_AGENT}
+
+
+def test_a_moved_tdmrep_json_is_followed(server: LoopbackServer) -> None:
+    result = fetch_both(server, "tdmmoved.test")
+    assert result.tdmrep == TDMREP
+    assert [s.path for s in server.requests] == ["/robots.txt", TDMREP_PATH, "/tdm/policy.json"]
+
+
+@pytest.mark.parametrize(
+    ("host", "why"),
+    [
+        ("ok.test", "404: the host has none"),
+        ("tdmerror.test", "503: no answer to keep"),
+        ("tdmbig.test", "longer than max_bytes: a cut file is not the file"),
+    ],
+)
+def test_no_whole_tdmrep_json_is_none(server: LoopbackServer, host: str, why: str) -> None:
+    result = fetch_both(server, host, max_bytes=1000)
+    assert (result.status, result.body) == (200, ROBOTS), why
+    assert result.tdmrep is None, why
+    assert [s.path for s in server.requests] == ["/robots.txt", TDMREP_PATH], why
+
+
+def test_tdmrep_json_is_not_asked_of_an_unreachable_host(server: LoopbackServer, net: Net) -> None:
+    with socket.socket() as probe:  # a port that was free a moment ago, now closed
+        probe.bind((LOOPBACK, 0))
+        closed_port = probe.getsockname()[1]
+    result = fetch_robots(LOOPBACK, scheme="http", port=closed_port, allow_private=True)
+    assert (result.status, result.tdmrep) == (None, None)
+    assert net.connects == [(LOOPBACK, closed_port)]  # robots.txt only: no second try
+
+
+def test_tdmrep_json_can_be_left_out(server: LoopbackServer) -> None:
+    result = fetch_both(server, "tdm.test", fetch_tdmrep=False)
+    assert (result.status, result.tdmrep) == (200, None)
+    assert [s.path for s in server.requests] == ["/robots.txt"]
+
+
+def test_fetch_many_fetches_tdmrep_json_in_the_same_visit(server: LoopbackServer) -> None:
+    started = time.monotonic()
+    [result] = fetch_many(
+        ["tdm.test"], per_host_interval=5, scheme="http", port=server.port, allow_private=True
+    )
+    assert result.tdmrep == TDMREP
+    # One visit: tdmrep.json right after robots.txt, not per_host_interval later.
+    assert time.monotonic() - started < 2
+    assert server.max_active["tdm.test"] == 1

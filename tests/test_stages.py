@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import io
+import re
 import time
 import tracemalloc
 from dataclasses import dataclass
@@ -20,6 +21,7 @@ from heed.curation.crawl.listing import open_input, read_listing
 from heed.curation.crawl.warc import read_documents
 from heed.curation.document import Document, Status
 from heed.curation.optout.robots import is_allowed
+from heed.curation.optout.snapshot import Capture, build_snapshot
 from heed.curation.optout.stage import OptOut
 from heed.curation.stage import RunContext, Stage
 from heed.curation.text.extract import HTML_TYPES, Extract, decode_html
@@ -84,6 +86,59 @@ def test_opt_out_reads_headers_and_meta_in_any_attribute_order() -> None:
         None,
         None,
     ]
+
+
+def opt_out_over(tmp_path, status: int | None, body: str, **params) -> OptOut:
+    """An OptOut stage reading one snapshot (built for real) that holds example.org's capture."""
+    capture = Capture.of("example.org", "https", status, "2025-01-15T00:00:00Z", body.encode(), "t")
+    build_snapshot(tmp_path / "snap", [capture], ["test"])
+    stage = OptOut(snapshots=[str(tmp_path / "snap")], crawl_captures=False, **params)
+    stage.setup(RunContext("", "", str(tmp_path)))
+    return stage
+
+
+def test_opt_out_names_each_product_token_once(tmp_path) -> None:
+    # RFC 9309 2.2.1: CCBot, CCBot/2.0 and CCBot/1.0 have one product token, so one group: the
+    # stage judges them as one agent and names it once, as listed first.
+    agents = ["CCBot", "CCBot/2.0", "GPTBot", "ccbot/1.0", "*"]
+    stage = opt_out_over(tmp_path, 200, "User-agent: CCBot\nDisallow: /\n", agents=agents)
+    page = doc(url="https://example.org/a", http_headers={"content-type": "text/plain"})
+    stage([page])
+    assert (page.status, page.reason) == (Status.DROPPED, "robots_disallow")
+    assert (page.scores["robots_agents"], page.scores["robots_blocked_agents"]) == ("CCBot", 1)
+
+
+@pytest.mark.parametrize(
+    ("status", "params", "dropped"),
+    [
+        # Google reads 429 as a server error: disallow all, unless too_many_requests says allow.
+        (429, {}, True),
+        (429, {"too_many_requests": "allow"}, False),
+        (429, {"unreachable": "allow"}, True),  # its own setting, not 5xx's
+        (503, {"too_many_requests": "allow"}, True),
+        (404, {}, False),
+        (404, {"too_many_requests": "disallow"}, False),
+    ],
+)
+def test_opt_out_reads_429_as_a_server_error(tmp_path, status, params, dropped) -> None:
+    stage = opt_out_over(tmp_path, status, "User-agent: *\nAllow: /\n", **params)
+    page = doc(url="https://example.org/a", http_headers={"content-type": "text/plain"})
+    stage([page])
+    assert (page.reason == "robots_unavailable") is dropped, page.detail
+    if dropped:
+        assert page.scores["robots_status"] == status and f"answered {status}" in page.detail
+
+
+@pytest.mark.parametrize(
+    ("params", "message"),
+    [
+        ({"agents": ["GPTBot", "(compatible)"]}, "no product token"),
+        ({"too_many_requests": "retry"}, "too_many_requests = 'retry'; valid: allow, disallow"),
+    ],
+)
+def test_opt_out_refuses_bad_settings(params, message) -> None:
+    with pytest.raises(ValueError, match=re.escape(message)):
+        OptOut(crawl_captures=False, **params)
 
 
 def test_pii_placeholders_and_counts() -> None:

@@ -15,6 +15,7 @@ import pyarrow.compute as pc
 import pyarrow.dataset as ds
 
 from heed.curation.crawl.warc import READ_REASONS, READ_STAGE
+from heed.curation.optout.robots import distinct_agents, product_token
 from heed.curation.output import MANIFEST
 from heed.curation.stage import Stage
 
@@ -131,8 +132,12 @@ def optout_counts(out: str | Path, top: int = 10) -> dict[str, list[tuple[str, i
     )
     signals: Counter[str] = Counter(table.column("optout_signal").to_pylist())
     agents: Counter[str] = Counter()
+    # One count per product token and record: `CCBot`, `CCBot/2.0` and `CCBot/1.0` are one
+    # crawler (RFC 9309 2.2.1), named as first written; audits before stage version 3 list all.
+    names: dict[str, str] = {}
     for value in table.column("robots_agents").to_pylist():
-        agents.update(value.split(",") if value else [])
+        for agent in distinct_agents(value.split(",") if value else []):
+            agents[names.setdefault(product_token(agent), agent)] += 1
     hosts: Counter[str] = Counter(table.column("host").to_pylist())
     return {
         "signal": sorted(signals.items(), key=lambda kv: (-kv[1], str(kv[0]))),

@@ -53,6 +53,7 @@ def cmd_robots_build(args: argparse.Namespace) -> int:
                 r.fetched_at,
                 r.body,
                 f"live:{r.url}" + (f" ({r.error})" if r.error else ""),
+                r.tdmrep,
             )
             for r in results
         )

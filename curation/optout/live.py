@@ -6,8 +6,9 @@ saw them. A snapshot taken *now* answers a different question (has the site opte
 training since?), and that needs a live fetch. Fetching URLs named by untrusted web data is
 dangerous in three ways, each handled here:
 
-* Hostile or broken servers: every read has a timeout, the whole fetch has a deadline of three
-  times that (a server dripping one byte at a time cannot hold a worker), bodies are capped at
+* Hostile or broken servers: every read has a timeout, the whole fetch (name resolution
+  included) has a deadline of three times that (a server dripping one byte at a time, or a
+  resolver that never answers, cannot hold a worker), bodies are capped at
   `max_bytes` (RFC 9309 2.5 only requires parsing 500 KiB), and a gzip body is decompressed with
   a bound on its *output*, so a gzip bomb costs at most `max_bytes` of memory.
 * Server-side request forgery: a hostname (or a redirect) may point at loopback, a private
@@ -16,7 +17,10 @@ dangerous in three ways, each handled here:
   answer differently between the check and the connect (DNS rebinding). Every redirect hop is
   checked the same way.
 * Politeness: `fetch_many` never sends two requests to one host at once and waits
-  `per_host_interval` between two requests to it.
+  `per_host_interval` between two hosts' fetches to it.
+
+Beside robots.txt, a host that answered is asked for `/.well-known/tdmrep.json` (TDMRep: its
+text-and-data-mining reservations), with the same limits and checks.
 
 Outcomes follow RFC 9309 2.3.1: the caller maps a 2xx body to rules, 4xx (and unfollowable
 redirects, reported with their 3xx status) to "allow all", and 5xx or `status=None`
@@ -45,6 +49,7 @@ from urllib.parse import quote, urldefrag, urljoin, urlsplit
 
 __all__ = [
     "DEFAULT_USER_AGENT",
+    "TDMREP_PATH",
     "AddressRefused",
     "FetchResult",
     "fetch_many",
@@ -57,6 +62,8 @@ DEFAULT_USER_AGENT = (
     "heed-robots/0.1 (+https://github.com/heed; robots.txt snapshot for AI-training opt-out)"
 )
 ACCEPT = "text/plain, */*;q=0.1"
+ROBOTS_PATH = "/robots.txt"
+TDMREP_PATH = "/.well-known/tdmrep.json"  # TDMRep 1.0 (W3C community group report), 3.2
 # RFC 9309 2.3.1.2: crawlers should follow at least five consecutive redirects.
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 DEFAULT_PORTS = {"http": 80, "https": 443}
@@ -127,6 +134,9 @@ class FetchResult:
     fetched_at: str  # ISO 8601 UTC, when the fetch ended, e.g. "2026-11-26T15:04:05Z"
     error: str | None
     redirects: tuple[str, ...] = ()  # URLs followed, in order
+    # /.well-known/tdmrep.json as the host answered it with a 2xx, whole (within max_bytes);
+    # None when it has none, or it was not asked (fetch_tdmrep=False, or robots.txt unreachable)
+    tdmrep: bytes | None = None
 
 
 class AddressRefused(Exception):
@@ -139,6 +149,10 @@ class AddressRefused(Exception):
 
 class _Unreachable(Exception):
     """A fetch ended without a usable response; the message becomes `FetchResult.error`."""
+
+
+class _ResolveTimeout(TimeoutError):
+    """Name resolution did not answer before the fetch's deadline."""
 
 
 # --------------------------------------------------------------------------------------------
@@ -197,8 +211,9 @@ def _is_public_ipv6(ip: ipaddress.IPv6Address) -> bool:
 def _resolve(host: str, port: int) -> list[str]:
     """Every address `host` resolves to, in the resolver's order, without duplicates.
 
-    A module-level function so that tests can substitute a resolver; resolution time is bounded
-    by the system resolver's own timeouts (resolv.conf), not by the fetch deadline.
+    A module-level function so that tests can substitute a resolver. getaddrinfo takes no
+    timeout (the system resolver's own, from resolv.conf, can add up to tens of seconds):
+    `_resolve_by` bounds it by the fetch's deadline.
     """
     infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, proto=socket.IPPROTO_TCP)
     addresses: list[str] = []
@@ -211,16 +226,49 @@ def _resolve(host: str, port: int) -> list[str]:
     return addresses
 
 
-def resolve_checked(host: str, port: int, *, allow_private: bool = False) -> list[str]:
+def _resolve_by(host: str, port: int, deadline: float) -> list[str]:
+    """`_resolve`, given up when the deadline passes. The lookup runs on a daemon thread, which
+    is left to end by itself if it does not answer in time: getaddrinfo cannot be cancelled."""
+    remaining = deadline - time.monotonic()
+    if remaining <= 0:
+        raise _ResolveTimeout(f"deadline passed before resolving {host}")
+    done = threading.Event()
+    outcome: list[list[str] | BaseException] = []
+
+    def lookup() -> None:
+        try:
+            outcome.append(_resolve(host, port))
+        except BaseException as exc:  # handed to the fetch, which names it
+            outcome.append(exc)
+        finally:
+            done.set()
+
+    threading.Thread(target=lookup, name="robots-resolve", daemon=True).start()
+    if not done.wait(remaining):
+        raise _ResolveTimeout(f"no answer for {host} before the deadline")
+    if isinstance(outcome[0], BaseException):
+        raise outcome[0]
+    return outcome[0]
+
+
+def resolve_checked(
+    host: str, port: int, *, allow_private: bool = False, deadline: float | None = None
+) -> list[str]:
     """The addresses to connect to for `host` (a name or an IP literal), all of them checked.
 
     Raises AddressRefused if ANY address is not public and `allow_private` is False: a name
     that answers with one public and one internal address is a classic rebinding setup, and the
     connect loop could otherwise end up on the internal one. Literals are checked without
-    calling the resolver.
+    calling the resolver. With a `deadline` (time.monotonic()), a lookup still unanswered then
+    raises TimeoutError.
     """
     literal = _ip_literal(host)
-    addresses = [str(literal)] if literal is not None else _resolve(host, port)
+    if literal is not None:
+        addresses = [str(literal)]
+    elif deadline is not None:
+        addresses = _resolve_by(host, port, deadline)
+    else:
+        addresses = _resolve(host, port)
     if not addresses:
         raise socket.gaierror(f"{host} resolved to no address")
     if not allow_private:
@@ -395,7 +443,9 @@ def _tls_context() -> ssl.SSLContext:
 def _open(
     target: _Target, *, allow_private: bool, timeout: float, deadline: float
 ) -> socket.socket:
-    addresses = resolve_checked(target.host, target.port, allow_private=allow_private)
+    addresses = resolve_checked(
+        target.host, target.port, allow_private=allow_private, deadline=deadline
+    )
     last_error: OSError | None = None
     sock: socket.socket | None = None
     for address in addresses:
@@ -554,6 +604,8 @@ def _error_text(exc: BaseException) -> str:
     """A short, stable reason for a failed fetch."""
     if isinstance(exc, AddressRefused | _Unreachable):
         return str(exc)
+    if isinstance(exc, _ResolveTimeout):
+        return f"dns: timeout ({exc})"
     if isinstance(exc, TimeoutError):
         return "timeout"
     if isinstance(exc, ssl.SSLError | ssl.CertificateError):
@@ -610,15 +662,17 @@ def fetch_robots(
     max_redirects: int = 5,
     allow_private: bool = False,
     user_agent: str = DEFAULT_USER_AGENT,
+    fetch_tdmrep: bool = True,
 ) -> FetchResult:
-    """Fetch `{scheme}://{host}[:port]/robots.txt` now.
+    """Fetch `{scheme}://{host}[:port]/robots.txt` now, and then (`fetch_tdmrep`, unless
+    robots.txt was unreachable) `/.well-known/tdmrep.json` from the same origin.
 
     Network failures never raise: they come back as `status=None` with `error` set. Invalid
     options (scheme, port, timeout, ...) raise ValueError, since they are the caller's bug.
-    `timeout` bounds the connect and every read; the whole fetch, redirects included, ends
-    after 3 × timeout (in `fetch_many`, not counting the wait for a turn at a host). Without
-    `allow_private`, a host or redirect target that resolves to any non-public address is
-    refused before any connection is made.
+    `timeout` bounds the connect and every read; each of the two fetches, name resolution and
+    redirects included, ends after 3 × timeout (in `fetch_many`, not counting the wait for a
+    turn at a host). Without `allow_private`, a host or redirect target that resolves to any
+    non-public address is refused before any connection is made.
     """
     return _fetch(
         host,
@@ -629,8 +683,20 @@ def fetch_robots(
         max_redirects=max_redirects,
         allow_private=allow_private,
         user_agent=user_agent,
+        fetch_tdmrep=fetch_tdmrep,
         gate=None,
     )
+
+
+@dataclass(frozen=True)
+class _Outcome:
+    """One path fetched, redirects followed: what FetchResult reports of it."""
+
+    url: str
+    status: int | None
+    body: bytes
+    error: str | None
+    redirects: tuple[str, ...]
 
 
 def _fetch(
@@ -643,32 +709,72 @@ def _fetch(
     max_redirects: int,
     allow_private: bool,
     user_agent: str,
+    fetch_tdmrep: bool,
     gate: _HostGate | None,
 ) -> FetchResult:
     _check_options(scheme, port, timeout, max_bytes, max_redirects, user_agent)
-    deadline = time.monotonic() + DEADLINE_FACTOR * timeout
-    redirects: list[str] = []
-
-    def result(url: str, status: int | None, body: bytes, error: str | None) -> FetchResult:
-        return FetchResult(
-            host=asked,
-            scheme=scheme,
-            url=url,
-            status=status,
-            body=body,
-            fetched_at=_now(),
-            error=error,
-            redirects=tuple(redirects),
-        )
-
     asked = host.strip().lower() if isinstance(host, str) else repr(host)
     try:
         asked = _normalise_host(host)
-        port = port or DEFAULT_PORTS[scheme]
-        target = _Target.parse(f"{scheme}://{_netloc(_ascii_host(asked), port, scheme)}/robots.txt")
+        origin = f"{scheme}://{_netloc(_ascii_host(asked), port or DEFAULT_PORTS[scheme], scheme)}"
+        robots_target = _Target.parse(origin + ROBOTS_PATH)
     except ValueError as exc:
-        return result("", None, b"", str(exc))
-    token = object()  # this fetch, for the gate: its own hops to one host count as one fetch
+        return FetchResult(asked, scheme, "", None, b"", _now(), str(exc))
+
+    def get(target: _Target) -> _Outcome:
+        return _follow(
+            target,
+            timeout=timeout,
+            max_bytes=max_bytes,
+            max_redirects=max_redirects,
+            allow_private=allow_private,
+            user_agent=user_agent,
+            gate=gate,
+            token=token,
+        )
+
+    # This fetch, for the gate: its own requests to one host (redirect hops, then tdmrep.json)
+    # are one visit, made back to back.
+    token = object()
+    robots = get(robots_target)
+    fetched_at = _now()
+    tdmrep = None
+    if fetch_tdmrep and robots.status is not None:
+        found = get(_Target.parse(origin + TDMREP_PATH))
+        # A cut or failed answer is not the file: keep only a whole 2xx body.
+        if found.status is not None and 200 <= found.status < 300 and found.error is None:
+            tdmrep = found.body
+    return FetchResult(
+        host=asked,
+        scheme=scheme,
+        url=robots.url,
+        status=robots.status,
+        body=robots.body,
+        fetched_at=fetched_at,
+        error=robots.error,
+        redirects=robots.redirects,
+        tdmrep=tdmrep,
+    )
+
+
+def _follow(
+    target: _Target,
+    *,
+    timeout: float,
+    max_bytes: int,
+    max_redirects: int,
+    allow_private: bool,
+    user_agent: str,
+    gate: _HostGate | None,
+    token: object,
+) -> _Outcome:
+    """GET `target`, following up to `max_redirects` redirects, all within one deadline."""
+    deadline = time.monotonic() + DEADLINE_FACTOR * timeout
+    redirects: list[str] = []
+
+    def outcome(url: str, status: int | None, body: bytes, error: str | None) -> _Outcome:
+        return _Outcome(url, status, body, error, tuple(redirects))
+
     while True:
         try:
             if time.monotonic() >= deadline:
@@ -687,19 +793,19 @@ def _fetch(
                     user_agent=user_agent,
                 )
         except Exception as exc:
-            return result(target.url, None, b"", _error_text(exc))
+            return outcome(target.url, None, b"", _error_text(exc))
         if response.status not in REDIRECT_STATUSES:
-            return result(target.url, response.status, response.body, response.note)
+            return outcome(target.url, response.status, response.body, response.note)
         # A redirect RFC 9309 lets us give up on counts as "unavailable": keep its 3xx status.
         if not response.location:
-            return result(target.url, response.status, b"", "bad redirect: no Location")
+            return outcome(target.url, response.status, b"", "bad redirect: no Location")
         if len(redirects) >= max_redirects:
-            return result(target.url, response.status, b"", "too many redirects")
+            return outcome(target.url, response.status, b"", "too many redirects")
         next_url = urldefrag(urljoin(target.url, response.location)).url
         try:
             target = _Target.parse(next_url)
         except ValueError as exc:
-            return result(target.url, response.status, b"", f"bad redirect: {exc}")
+            return outcome(target.url, response.status, b"", f"bad redirect: {exc}")
         redirects.append(target.url)
 
 
@@ -712,8 +818,9 @@ class _HostGate:
 
     One request at a time per host, and `interval` seconds from the end of one request to the
     start of the next. Only one hop is held at a time (never a whole redirect chain), so two
-    fetches redirecting into each other's hosts cannot deadlock. Consecutive hops of one fetch
-    to one host do not wait, since they are one fetch to that host.
+    fetches redirecting into each other's hosts cannot deadlock. Consecutive requests of one
+    fetch to one host (redirect hops, robots.txt then tdmrep.json) do not wait, since they are
+    one visit to that host.
     """
 
     @dataclass
@@ -753,7 +860,16 @@ class _HostGate:
 
 
 _FETCH_OPTIONS = frozenset(
-    {"scheme", "port", "timeout", "max_bytes", "max_redirects", "allow_private", "user_agent"}
+    {
+        "scheme",
+        "port",
+        "timeout",
+        "max_bytes",
+        "max_redirects",
+        "allow_private",
+        "user_agent",
+        "fetch_tdmrep",
+    }
 )
 _FETCH_DEFAULTS: dict[str, Any] = {
     "scheme": "https",
@@ -763,6 +879,7 @@ _FETCH_DEFAULTS: dict[str, Any] = {
     "max_redirects": 5,
     "allow_private": False,
     "user_agent": DEFAULT_USER_AGENT,
+    "fetch_tdmrep": True,
 }
 
 

@@ -4,8 +4,8 @@ It needs only the URL, the HTTP headers and the page head, so it runs before ext
 removed page is never extracted. Signals, in order:
 
 * robots.txt from the snapshots (the crawl's own captures by default): the page goes if any
-  listed agent may not fetch it (`robots`), or if robots.txt answered 5xx or could not be
-  reached (`robots_status`, RFC 9309: disallow all);
+  listed agent may not fetch it (`robots`), or if robots.txt answered 5xx or 429 or could not
+  be reached (`robots_status`, RFC 9309 and Google: disallow all);
 * TDMRep: the `tdm-reservation: 1` header, `<meta name="tdm-reservation" content="1">`, and the
   host's `/.well-known/tdmrep.json` where the snapshot has it;
 * `noai` / `noimageai` in `X-Robots-Tag` or `<meta name="robots">`.
@@ -32,10 +32,13 @@ from heed.common.files import write_json_atomic
 from heed.curation.document import Document
 from heed.curation.optout.robots import (
     ROBOTS_PATH,
+    TOO_MANY_REQUESTS,
     RobotsTxt,
     Rule,
     Verdict,
-    normalize_path,
+    distinct_agents,
+    product_token,
+    rule_pattern,
     status_verdict,
     url_path,
 )
@@ -51,14 +54,14 @@ from heed.curation.stage import RunContext, Stage
 
 log = logging.getLogger(__name__)
 
-# Apertus' list: a page goes if any of these may not fetch it (DESIGN.md).
+# Apertus' list: a page goes if any of these may not fetch it (DESIGN.md). Apertus also lists
+# CCBot/2.0 and CCBot/1.0: RFC 9309 2.2.1 matches a group by product token, and theirs is CCBot,
+# so they are CCBot again (the stage keeps one agent per product token in any case).
 APERTUS_AGENTS: tuple[str, ...] = (
     "AI2Bot",
     "Applebot-Extended",
     "Bytespider",
     "CCBot",
-    "CCBot/2.0",
-    "CCBot/1.0",
     "ClaudeBot",
     "cohere-training-data-crawler",
     "Diffbot",
@@ -143,7 +146,7 @@ def _tdmrep_reserved(tdmrep: bytes, path: str) -> str | None:
         if not isinstance(entry, dict) or not isinstance(entry.get("location"), str):
             continue
         # Locations use robots.txt path patterns (`*`, a final `$`).
-        if Rule(False, normalize_path(entry["location"]), 0, "").matches(path):
+        if Rule(False, rule_pattern(entry["location"]), 0, "").matches(path):
             return entry["location"] if str(entry.get("tdm-reservation")) == "1" else None
     return None
 
@@ -184,7 +187,7 @@ def blocking(host: _Host, path: str) -> list[tuple[list[str], Rule]]:
 @dataclass
 class OptOut(Stage):
     name: ClassVar[str] = "opt_out"
-    version: ClassVar[str] = "2"
+    version: ClassVar[str] = "3"
     path_params: ClassVar[tuple[str, ...]] = ("snapshots", "robots_dirs")
     reads_payload: ClassVar[bool] = True
     columns: ClassVar[dict[str, pa.DataType]] = {
@@ -202,7 +205,7 @@ class OptOut(Stage):
         "robots_disallow": "the host's robots.txt (as captured) disallows this URL to at least "
         "one of the listed AI agents",
         "robots_unavailable": "the host's robots.txt answered with a status that counts as "
-        "'disallow all' under the unavailable/unreachable settings",
+        "'disallow all' under the unavailable/unreachable/too_many_requests settings",
         "robots_domain": "mode = domain: another host of the same registrable domain opts out",
         "tdm_reservation": "text-and-data mining reserved: TDMRep header, <meta> or "
         "/.well-known/tdmrep.json",
@@ -220,8 +223,10 @@ class OptOut(Stage):
     # registrable domain one of whose hosts refuses an agent at "/" (Apertus's blocklists).
     mode: str = "url"
     # RFC 9309: robots.txt unavailable (3xx, 4xx) allows all; 5xx or unreachable disallows all.
+    # 429 (Too Many Requests) is a 4xx that Google reads as a server error: disallow all.
     unavailable: str = "allow"
     unreachable: str = "disallow"
+    too_many_requests: str = "disallow"
     tdm_reservation: bool = True
     tdmrep_json: bool = True
     noai: bool = True
@@ -229,11 +234,19 @@ class OptOut(Stage):
     def __post_init__(self) -> None:
         if self.mode not in ("url", "domain"):
             raise ValueError(f"mode = {self.mode!r}; valid: url, domain")
-        for key in ("unavailable", "unreachable"):
+        for key in ("unavailable", "unreachable", "too_many_requests"):
             if getattr(self, key) not in ("allow", "disallow"):
                 raise ValueError(f"{key} = {getattr(self, key)!r}; valid: allow, disallow")
         if not self.agents:
             raise ValueError("agents must name at least one user agent")
+        nameless = [a for a in self.agents if not product_token(a)]
+        if nameless:
+            raise ValueError(
+                f"agents {nameless} have no product token (a name of letters, digits, _ and -, "
+                "like GPTBot or CCBot/2.0)"
+            )
+        # Agents with one product token always meet the same group: judge and record one.
+        self._crawlers = distinct_agents(self.agents)
 
     def _snapshot_paths(self, context: RunContext) -> list[Path]:
         paths = [Path(p) for p in self.snapshots]
@@ -287,7 +300,7 @@ class OptOut(Stage):
         if by_status is not None:
             return None if by_status.allowed else by_status.reason
         rules = RobotsTxt.parse(capture.body)
-        for agent in self.agents:
+        for agent in self._crawlers:
             group = rules.group_for(agent)
             rule = rules.deciding_rule(group, "/") if group else None
             if rule is not None and not rule.allow:
@@ -319,7 +332,7 @@ class OptOut(Stage):
                     else None
                 )
                 governed: dict[str, list[str]] = {}
-                for agent in self.agents:
+                for agent in self._crawlers:
                     key = rules.group_for(agent) if rules else None
                     if key is not None:  # no group at all: that agent is allowed
                         governed.setdefault(key, []).append(agent)
@@ -335,7 +348,12 @@ class OptOut(Stage):
         verdict = status_verdict(status)
         if verdict is None:
             return None
-        setting = self.unreachable if (status is None or status >= 500) else self.unavailable
+        if status is None or status >= 500:
+            setting = self.unreachable
+        elif status == TOO_MANY_REQUESTS:
+            setting = self.too_many_requests
+        else:
+            setting = self.unavailable
         return Verdict(setting == "allow", reason=verdict.reason)
 
     def _robots(self, doc: Document, host: _Host) -> None:
