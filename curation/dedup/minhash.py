@@ -25,7 +25,7 @@ U64 = np.uint64
 WHITESPACE = re.compile(r"\s+")
 # Shingles per block of the (shingles x permutations) product: ~ 16k x 112 x 8 B = 14 MiB.
 BLOCK = 1 << 14
-# Prefix tables up to this many units are kept between calls; longer texts build their own.
+# Units hashed per window; its prefix tables are kept between calls.
 CACHED_POWERS = 1 << 17
 
 
@@ -90,14 +90,29 @@ def _powers(length: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 def span_hashes(units: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
-    """The hash of units[s:e] for each (s, e): a polynomial over the units, made position-free
-    with the inverse powers, xor the length, mixed. Vectorised over all spans at once."""
-    n = len(units) + 1
-    powers, inverses = _powers(CACHED_POWERS) if n <= CACHED_POWERS else _powers.__wrapped__(n)
-    prefix = np.zeros(n, dtype=U64)
-    np.cumsum((units.astype(U64) + U64(1)) * powers[: n - 1], out=prefix[1:])
-    raw = (prefix[ends] - prefix[starts]) * inverses[starts]
-    return mix64(raw ^ ((ends - starts).astype(U64) * U64(GOLDEN)))
+    """The hash of units[s:e] for each (s, e), both ascending: a polynomial over the units, made
+    position-free with the inverse powers, xor the length, mixed. Vectorised over the spans,
+    a window of at most CACHED_POWERS units at a time (unless one span is longer), so a long
+    text needs no more memory than a short one."""
+    out = np.empty(len(starts), dtype=U64)
+    first = 0
+    while first < len(starts):
+        begin = int(starts[first])
+        last = max(first + 1, int(np.searchsorted(ends, begin + CACHED_POWERS, side="right")))
+        end = int(ends[last - 1])
+        window = units[begin:end]
+        n = len(window) + 1
+        powers, inverses = (
+            _powers(CACHED_POWERS + 1) if n <= CACHED_POWERS + 1 else _powers.__wrapped__(n)
+        )
+        prefix = np.zeros(n, dtype=U64)
+        np.cumsum((window.astype(U64) + U64(1)) * powers[: n - 1], out=prefix[1:])
+        local_starts, local_ends = starts[first:last] - begin, ends[first:last] - begin
+        raw = (prefix[local_ends] - prefix[local_starts]) * inverses[local_starts]
+        lengths = (local_ends - local_starts).astype(U64)
+        out[first:last] = mix64(raw ^ (lengths * U64(GOLDEN)))
+        first = last
+    return out
 
 
 def word_shingles(normalized: str, n: int) -> np.ndarray:

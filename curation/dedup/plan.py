@@ -138,7 +138,8 @@ class DedupPlan:
             tasks.append(Task(name, i, function, inputs, outputs))
         return Round(name, tuple(tasks))
 
-    def _first_rounds(self) -> list[Round]:
+    def first_rounds(self) -> list[Round]:
+        """The rounds before the components (their tasks do not depend on the data)."""
         rounds = []
         n_files, n_parts = len(self.signatures), self.settings.partitions
         if self.settings.url:
@@ -299,7 +300,7 @@ class DedupPlan:
 
     def next_round(self) -> Round | None:
         """The first round with an unfinished task; None when the decisions are all written."""
-        for round_ in self._first_rounds():
+        for round_ in self.first_rounds():
             if not round_.complete():
                 return round_
         star_round = 0
