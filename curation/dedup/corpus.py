@@ -1,0 +1,389 @@
+"""The corpus half of dedup: the task functions, each the body of one task.
+
+Every function has the form `f(inputs, outputs, settings, index)`: named lists of Parquet paths
+in, named lists out, the settings, and the task's number (the signature file's, or the
+partition's). A function reads only its inputs, writes each output under a temporary name and
+renames it into place, and writes its `stats` file last, so a task is complete exactly when that
+file exists and a killed task is simply run again. Its outputs depend on its inputs only, never
+on which other tasks ran or in what order. curation/dedup/plan.py says which tasks exist.
+
+Documents are numbered `file << 32 | row` (file: the signature file's place in the plan, row:
+the document's row in it), so every id says which file its decision goes back to.
+
+Shuffles route each row either to a hash partition (splitmix64(key) mod partitions) or to the
+signature file its document came from; a task writes one file per destination, empty ones too,
+so a missing file always means an unfinished task.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import uuid
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+from heed.curation.dedup.components import groups, large_star, small_star, star_labels
+from heed.curation.dedup.minhash import mix64
+from heed.curation.dedup.settings import DedupSettings
+from heed.curation.dedup.signatures import SIGNATURE_SCHEMA
+
+Paths = Mapping[str, Sequence[str]]
+ROW_BITS = 32
+ROW_MASK = (1 << ROW_BITS) - 1
+
+DECISIONS = ("kept", "exact_duplicate", "near_duplicate", "url_duplicate")
+DECISION_SCHEMA = pa.schema(
+    [
+        pa.field("record_id", pa.string(), nullable=False),
+        pa.field("decision", pa.string(), nullable=False),
+        # The record id of the document kept for this one's cluster; null when this one is kept.
+        pa.field("duplicate_of", pa.string()),
+        # The cluster: the record id of its kept document (a document alone is its own cluster).
+        pa.field("cluster_id", pa.string(), nullable=False),
+        # Documents in the cluster, captures of the same URL included.
+        pa.field("cluster_size", pa.int64(), nullable=False),
+    ]
+)
+URL_SCHEMA = pa.schema(
+    [
+        ("url_key", pa.uint64()),
+        ("capture_time", pa.timestamp("us", tz="UTC")),
+        ("record_id", pa.string()),
+        ("doc", pa.int64()),
+    ]
+)
+DOCS_SCHEMA = pa.schema([("doc", pa.int64())])
+KEYS_SCHEMA = pa.schema([("key", pa.uint64()), ("doc", pa.int64())])
+EDGES_SCHEMA = pa.schema([("src", pa.int64()), ("dst", pa.int64())])
+LABELS_SCHEMA = pa.schema([("doc", pa.int64()), ("label", pa.int64())])
+MEMBERS_SCHEMA = pa.schema(
+    [
+        ("label", pa.int64()),
+        ("doc", pa.int64()),
+        ("url_duplicate", pa.bool_()),
+        ("capture_time", pa.timestamp("us", tz="UTC")),
+        ("record_id", pa.string()),
+        ("exact_key", pa.uint64()),
+    ]
+)
+CLUSTERS_SCHEMA = pa.schema(
+    [
+        ("doc", pa.int64()),
+        ("kept", pa.int64()),
+        ("kept_record_id", pa.string()),
+        ("cluster_size", pa.int64()),
+        ("kept_exact_key", pa.uint64()),
+    ]
+)
+
+
+# -- files --------------------------------------------------------------------------------------
+
+
+def write_parquet(path: str, table: pa.Table) -> None:
+    """Write under a temporary name in the same folder, then rename: never a partial file."""
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    tmp = f"{path}.{uuid.uuid4().hex}.tmp"
+    try:
+        pq.write_table(table, tmp)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+
+
+def write_stats(path: str, stats: dict[str, Any]) -> None:
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    tmp = f"{path}.{uuid.uuid4().hex}.tmp"
+    Path(tmp).write_text(json.dumps(stats, sort_keys=True) + "\n")
+    os.replace(tmp, path)
+
+
+def read_stats(path: str) -> dict[str, Any]:
+    return json.loads(Path(path).read_text())
+
+
+def read_parquet(paths: Sequence[str], schema: pa.Schema) -> pa.Table:
+    """The rows of every file, in the order given; a missing file is an unfinished task."""
+    missing = [path for path in paths if not os.path.exists(path)]
+    if missing:
+        raise FileNotFoundError(
+            f"{len(missing)} input file(s) missing, first {missing[0]}: the task that writes it "
+            "has not finished; run the earlier round first"
+        )
+    tables = [pq.read_table(path, schema=schema) for path in paths]
+    return pa.concat_tables(tables) if tables else schema.empty_table()
+
+
+def read_signatures(path: str) -> pa.Table:
+    table = pq.read_table(path)
+    missing = [name for name in SIGNATURE_SCHEMA.names if name not in table.schema.names]
+    if missing:
+        raise ValueError(f"{path} is not a dedup signature file: it has no {missing} column")
+    if table.num_rows > ROW_MASK:
+        raise ValueError(f"{path} has {table.num_rows} rows; a signature file holds < 2**32")
+    return table.select(SIGNATURE_SCHEMA.names).cast(SIGNATURE_SCHEMA)
+
+
+def numpy(table: pa.Table, column: str, dtype: Any) -> np.ndarray:
+    return table.column(column).to_numpy().astype(dtype, copy=False)
+
+
+def partition_of(keys: np.ndarray, partitions: int) -> np.ndarray:
+    return (mix64(keys.astype(np.uint64, copy=False)) % np.uint64(partitions)).astype(np.int64)
+
+
+def file_of(docs: np.ndarray) -> np.ndarray:
+    return docs >> ROW_BITS
+
+
+def scatter(table: pa.Table, destination: np.ndarray, paths: Sequence[str]) -> None:
+    """Write row i of the table to paths[destination[i]], keeping the rows' order."""
+    order = np.argsort(destination, kind="stable")
+    bounds = np.searchsorted(destination[order], np.arange(len(paths) + 1))
+    for index, path in enumerate(paths):
+        write_parquet(path, table.take(order[bounds[index] : bounds[index + 1]]))
+
+
+def write_edges(src: np.ndarray, dst: np.ndarray, paths: Sequence[str]) -> None:
+    table = pa.table({"src": src, "dst": dst}, schema=EDGES_SCHEMA)
+    scatter(table, partition_of(src, len(paths)), paths)
+
+
+def both_ways(src: np.ndarray, dst: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    return np.concatenate((src, dst)), np.concatenate((dst, src))
+
+
+def doc_ids(file: int, rows: int) -> np.ndarray:
+    return (np.int64(file) << ROW_BITS) | np.arange(rows, dtype=np.int64)
+
+
+def keep_order(keep: str) -> str:
+    return "ascending" if keep == "earliest" else "descending"
+
+
+def url_duplicates(paths: Sequence[str], file: int, rows: int) -> np.ndarray:
+    """Rows of signature file `file` removed by URL dedup, as a boolean mask."""
+    mask = np.zeros(rows, dtype=bool)
+    docs = numpy(read_parquet(paths, DOCS_SCHEMA), "doc", np.int64)
+    if len(docs) and (file_of(docs) != file).any():
+        raise ValueError(f"URL duplicates routed to file {file} name documents of another file")
+    mask[docs & ROW_MASK] = True
+    return mask
+
+
+# -- URL dedup ----------------------------------------------------------------------------------
+
+
+def url_map(inputs: Paths, outputs: Paths, settings: DedupSettings, index: int) -> None:
+    """Signature file -> its (url_key, capture_time, record_id, doc) rows by URL partition."""
+    table = read_signatures(inputs["signatures"][0])
+    rows = table.select(["url_key", "capture_time", "record_id"]).append_column(
+        "doc", pa.array(doc_ids(index, table.num_rows))
+    )
+    rows = rows.filter(pc.is_valid(rows.column("url_key")))
+    scatter(
+        rows,
+        partition_of(numpy(rows, "url_key", np.uint64), settings.partitions),
+        outputs["partitions"],
+    )
+    write_stats(outputs["stats"][0], {"rows": rows.num_rows})
+
+
+def url_reduce(inputs: Paths, outputs: Paths, settings: DedupSettings, index: int) -> None:
+    """One URL partition -> per URL the capture kept by `url_keep`; the others go back to their
+    files as URL duplicates and into the graph linked to the kept capture."""
+    rows = read_parquet(inputs["partitions"], URL_SCHEMA).sort_by(
+        [
+            ("url_key", "ascending"),
+            ("capture_time", keep_order(settings.url_keep)),
+            ("record_id", "ascending"),
+            ("doc", "ascending"),
+        ]
+    )
+    starts, counts = groups(numpy(rows, "url_key", np.uint64))
+    docs = numpy(rows, "doc", np.int64)
+    kept = np.repeat(docs[starts], counts)
+    duplicate = docs != kept
+    dups, to = docs[duplicate], kept[duplicate]
+    scatter(pa.table({"doc": dups}, schema=DOCS_SCHEMA), file_of(dups), outputs["duplicates"])
+    write_edges(*both_ways(dups, to), outputs["edges"])
+    write_stats(outputs["stats"][0], {"rows": rows.num_rows, "duplicates": len(dups)})
+
+
+# -- exact and near dedup: keys -> edges --------------------------------------------------------
+
+
+def keys_map(inputs: Paths, outputs: Paths, settings: DedupSettings, index: int) -> None:
+    """Signature file -> (key, doc) for each exact key and band key of the URL survivors."""
+    table = read_signatures(inputs["signatures"][0])
+    docs = doc_ids(index, table.num_rows)
+    alive = ~url_duplicates(inputs["url_duplicates"], index, table.num_rows)
+    keys, owners = [], []
+    if settings.exact:
+        exact = table.column("exact_key")
+        valid = alive & pc.is_valid(exact).to_numpy(zero_copy_only=False)
+        keys.append(exact.fill_null(0).to_numpy()[valid].astype(np.uint64))
+        owners.append(docs[valid])
+    if settings.near:
+        bands = table.column("band_keys")
+        lengths = pc.list_value_length(bands).to_numpy(zero_copy_only=False).astype(np.int64)
+        lengths[~alive] = 0
+        flat = pc.list_flatten(bands.filter(pa.array(alive)))
+        keys.append(flat.to_numpy().astype(np.uint64))
+        owners.append(np.repeat(docs, lengths))
+    key = np.concatenate(keys) if keys else np.empty(0, dtype=np.uint64)
+    doc = np.concatenate(owners) if owners else np.empty(0, dtype=np.int64)
+    rows = pa.table({"key": key, "doc": doc}, schema=KEYS_SCHEMA)
+    scatter(rows, partition_of(key, settings.partitions), outputs["partitions"])
+    write_stats(outputs["stats"][0], {"rows": rows.num_rows})
+
+
+def keys_reduce(inputs: Paths, outputs: Paths, settings: DedupSettings, index: int) -> None:
+    """One key partition -> for each key shared by several documents, edges from the smallest
+    document to each of the others (a star: connected, and as few edges as there are members)."""
+    rows = read_parquet(inputs["partitions"], KEYS_SCHEMA)
+    key, doc = numpy(rows, "key", np.uint64), numpy(rows, "doc", np.int64)
+    order = np.lexsort((doc, key))
+    key, doc = key[order], doc[order]
+    starts, counts = groups(key)
+    first = np.repeat(doc[starts], counts)
+    linked = doc != first
+    write_edges(*both_ways(first[linked], doc[linked]), outputs["edges"])
+    write_stats(outputs["stats"][0], {"rows": rows.num_rows, "edges": int(linked.sum())})
+
+
+# -- connected components -----------------------------------------------------------------------
+
+
+def read_edges(paths: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+    edges = read_parquet(paths, EDGES_SCHEMA)
+    return numpy(edges, "src", np.int64), numpy(edges, "dst", np.int64)
+
+
+def large_star_round(inputs: Paths, outputs: Paths, settings: DedupSettings, index: int) -> None:
+    src, dst = read_edges(inputs["edges"])
+    (src_out, dst_out), changed = large_star(src, dst)
+    write_edges(src_out, dst_out, outputs["edges"])
+    write_stats(outputs["stats"][0], {"edges": len(src), "changed": changed})
+
+
+def small_star_round(inputs: Paths, outputs: Paths, settings: DedupSettings, index: int) -> None:
+    src, dst = read_edges(inputs["edges"])
+    (src_out, dst_out), changed = small_star(src, dst)
+    write_edges(src_out, dst_out, outputs["edges"])
+    write_stats(outputs["stats"][0], {"edges": len(src), "changed": changed})
+
+
+def labels(inputs: Paths, outputs: Paths, settings: DedupSettings, index: int) -> None:
+    """Converged edges -> (doc, component label) back to each document's file."""
+    docs, label = star_labels(*read_edges(inputs["edges"]))
+    table = pa.table({"doc": docs, "label": label}, schema=LABELS_SCHEMA)
+    scatter(table, file_of(docs), outputs["files"])
+    write_stats(outputs["stats"][0], {"docs": len(docs)})
+
+
+# -- choosing the kept document -----------------------------------------------------------------
+
+
+def members(inputs: Paths, outputs: Paths, settings: DedupSettings, index: int) -> None:
+    """A file's documents that belong to a component, with what the keep rule reads, routed to
+    their component's partition."""
+    table = read_signatures(inputs["signatures"][0])
+    found = read_parquet(inputs["labels"], LABELS_SCHEMA)
+    rows = numpy(found, "doc", np.int64) & ROW_MASK
+    url_duplicate = url_duplicates(inputs["url_duplicates"], index, table.num_rows)
+    picked = table.take(pa.array(rows))
+    out = pa.table(
+        {
+            "label": found.column("label"),
+            "doc": found.column("doc"),
+            "url_duplicate": url_duplicate[rows],
+            "capture_time": picked.column("capture_time"),
+            "record_id": picked.column("record_id"),
+            "exact_key": picked.column("exact_key"),
+        },
+        schema=MEMBERS_SCHEMA,
+    )
+    scatter(
+        out, partition_of(numpy(out, "label", np.int64), settings.partitions), outputs["partitions"]
+    )
+    write_stats(outputs["stats"][0], {"members": out.num_rows})
+
+
+def clusters(inputs: Paths, outputs: Paths, settings: DedupSettings, index: int) -> None:
+    """One partition of components -> each member's kept document and cluster size.
+
+    The kept document is the first by: not a URL duplicate, capture time (`keep`: earliest or
+    latest; unknown times last), record id, document number."""
+    rows = read_parquet(inputs["partitions"], MEMBERS_SCHEMA).sort_by(
+        [
+            ("label", "ascending"),
+            ("url_duplicate", "ascending"),
+            ("capture_time", keep_order(settings.keep)),
+            ("record_id", "ascending"),
+            ("doc", "ascending"),
+        ]
+    )
+    starts, counts = groups(numpy(rows, "label", np.int64))
+    first = pa.array(np.repeat(starts, counts))
+    out = pa.table(
+        {
+            "doc": rows.column("doc"),
+            "kept": rows.column("doc").take(first),
+            "kept_record_id": rows.column("record_id").take(first),
+            "cluster_size": np.repeat(counts, counts),
+            "kept_exact_key": rows.column("exact_key").take(first),
+        },
+        schema=CLUSTERS_SCHEMA,
+    )
+    scatter(out, file_of(numpy(out, "doc", np.int64)), outputs["files"])
+    write_stats(outputs["stats"][0], {"members": out.num_rows, "clusters": len(starts)})
+
+
+def decisions(inputs: Paths, outputs: Paths, settings: DedupSettings, index: int) -> None:
+    """A signature file -> its decisions, one row per document in the same order."""
+    table = read_signatures(inputs["signatures"][0])
+    n = table.num_rows
+    record_ids = table.column("record_id").to_numpy(zero_copy_only=False).astype(object)
+    url_duplicate = url_duplicates(inputs["url_duplicates"], index, n)
+    found = read_parquet(inputs["clusters"], CLUSTERS_SCHEMA)
+    rows = numpy(found, "doc", np.int64) & ROW_MASK
+    kept = np.ones(n, dtype=bool)
+    cluster_id = record_ids.copy()
+    cluster_size = np.ones(n, dtype=np.int64)
+    exact = np.zeros(n, dtype=bool)
+    if len(rows):
+        kept[rows] = numpy(found, "kept", np.int64) == numpy(found, "doc", np.int64)
+        cluster_id[rows] = found.column("kept_record_id").to_numpy(zero_copy_only=False)
+        cluster_size[rows] = numpy(found, "cluster_size", np.int64)
+        same_text = pc.equal(
+            table.column("exact_key").take(pa.array(rows)), found.column("kept_exact_key")
+        )
+        exact[rows] = same_text.fill_null(False).to_numpy(zero_copy_only=False)
+    decision = np.full(n, "kept", dtype=object)
+    removed = ~kept
+    decision[removed] = "near_duplicate"
+    if settings.exact:
+        decision[removed & exact] = "exact_duplicate"
+    decision[removed & url_duplicate] = "url_duplicate"
+    duplicate_of = np.where(kept, None, cluster_id)
+    out = pa.table(
+        {
+            "record_id": record_ids,
+            "decision": decision,
+            "duplicate_of": duplicate_of,
+            "cluster_id": cluster_id,
+            "cluster_size": cluster_size,
+        },
+        schema=DECISION_SCHEMA,
+    )
+    write_parquet(outputs["decisions"][0], out)
+    counts = {name: int((decision == name).sum()) for name in DECISIONS}
+    write_stats(outputs["stats"][0], {"documents": n, **counts})
