@@ -36,7 +36,10 @@ import pyarrow.parquet as pq
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from dedup_corpus import Corpus, Generator
-from heed.curation.dedup import DedupPlan, DedupSettings, signatures
+
+from heed.curation.dedup.plan import DedupPlan
+from heed.curation.dedup.settings import DedupSettings
+from heed.curation.dedup.signatures import signatures
 
 PART_DOCS = 10_000
 DOCS_PER_PARTITION = 62_500

@@ -35,6 +35,7 @@ CURATION_ROOM_MAY_IMPORT = {
     "text": {"text", "root", "crawl"},
     "optout": {"optout", "root", "crawl", "run.executors"},
     "audit": {"audit", "root", "crawl", "optout.robots"},
+    "dedup": {"dedup", "root", "crawl"},
     "run": {"run", "root", "crawl", "audit.report", "audit.query"},
     "root": {"root", "crawl"},
 }

@@ -13,14 +13,11 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from heed.curation.dedup import (
-    DECISION_SCHEMA,
-    SIGNATURE_SCHEMA,
-    DedupPlan,
-    DedupSettings,
-    run_locally,
-    signatures,
-)
+
+from heed.curation.dedup.corpus import DECISION_SCHEMA
+from heed.curation.dedup.plan import DedupPlan, run_locally
+from heed.curation.dedup.settings import DedupSettings
+from heed.curation.dedup.signatures import SIGNATURE_SCHEMA, signatures
 
 
 @dataclass

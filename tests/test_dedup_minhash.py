@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from datatrove.pipeline.dedup.minhash import MinhashConfig, MinhashDedupSignature
 from datatrove.utils.text import ngrams, simplify_text
-from heed.curation.dedup import SIGNATURE_SCHEMA, DedupSettings, signatures
+
 from heed.curation.dedup.minhash import (
     MinHasher,
     char_shingles,
@@ -19,6 +19,8 @@ from heed.curation.dedup.minhash import (
     url_key_text,
     word_shingles,
 )
+from heed.curation.dedup.settings import DedupSettings
+from heed.curation.dedup.signatures import SIGNATURE_SCHEMA, signatures
 
 SAMPLES = [
     "Hello, World! The 3.5 quick brown foxes jumped over 1,000 lazy dogs.",

@@ -713,7 +713,7 @@ def test_a_commit_that_fails_leaves_nothing_of_the_shard(
         real_fsync = files.fsync_file
 
         def fsync(path: Path) -> None:
-            if Path(path).name.endswith(".json.tmp"):
+            if Path(path).name.startswith(".part-") and ".json." in Path(path).name:
                 raise full
             real_fsync(path)
 

@@ -1,23 +1,10 @@
 """Exact, near (MinHash LSH) and URL deduplication, as pure functions over Parquet files.
 
-The per-shard phase computes `signatures(docs, settings)` and writes them beside the shard's
-outputs; the corpus phase runs the rounds of a `DedupPlan` (each task a plain function over
-files, free of Ray) and leaves one decision file per signature file.
+settings.py    DedupSettings: what to look for, how, and which copy to keep
+minhash.py     normalisation, shingles, MinHash signatures and LSH band keys
+signatures.py  `signatures(docs, settings)`: one row of keys per document of a shard
+components.py  connected components by large-star / small-star rounds
+corpus.py      the corpus step's task functions (plain functions over Parquet files)
+plan.py        DedupPlan: which rounds and tasks exist, read from the files on disk
+stage.py       the `dedup` stage: the corpus step between the per-shard phases
 """
-
-from heed.curation.dedup.corpus import DECISION_SCHEMA, DECISIONS
-from heed.curation.dedup.plan import DedupPlan, Round, Task, run_locally
-from heed.curation.dedup.settings import DedupSettings
-from heed.curation.dedup.signatures import SIGNATURE_SCHEMA, signatures
-
-__all__ = [
-    "DECISIONS",
-    "DECISION_SCHEMA",
-    "SIGNATURE_SCHEMA",
-    "DedupPlan",
-    "DedupSettings",
-    "Round",
-    "Task",
-    "run_locally",
-    "signatures",
-]

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import json
 import os
-import uuid
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -28,6 +27,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
+
+from heed.common.files import atomic_path, write_json_atomic
 from heed.curation.dedup.components import groups, large_star, small_star, star_labels
 from heed.curation.dedup.minhash import mix64
 from heed.curation.dedup.settings import DedupSettings
@@ -87,22 +88,13 @@ CLUSTERS_SCHEMA = pa.schema(
 
 
 def write_parquet(path: str, table: pa.Table) -> None:
-    """Write under a temporary name in the same folder, then rename: never a partial file."""
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    tmp = f"{path}.{uuid.uuid4().hex}.tmp"
-    try:
+    """Written under a temporary name, then renamed: never a partial file."""
+    with atomic_path(path) as tmp:
         pq.write_table(table, tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
 
 
 def write_stats(path: str, stats: dict[str, Any]) -> None:
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    tmp = f"{path}.{uuid.uuid4().hex}.tmp"
-    Path(tmp).write_text(json.dumps(stats, sort_keys=True) + "\n")
-    os.replace(tmp, path)
+    write_json_atomic(path, stats)
 
 
 def read_stats(path: str) -> dict[str, Any]:

@@ -18,6 +18,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import numpy as np
 from datatrove.utils.text import NUMBERS_PATTERN, PUNCTUATION_TRANS
+
 from heed.curation.dedup.settings import GOLDEN, SHINGLE_BASE
 
 MERSENNE = np.uint64((1 << 61) - 1)

@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from random import Random
 
-from heed.curation.dedup import corpus
+import heed.curation.dedup.corpus as corpus
 from heed.curation.dedup.settings import DedupSettings
 
 # Kiveris et al. bound the rounds by O(log^2 n); a graph still changing after this many has

@@ -13,6 +13,7 @@ from typing import Protocol
 
 import numpy as np
 import pyarrow as pa
+
 from heed.curation.dedup.minhash import (
     U64,
     MinHasher,
