@@ -5,7 +5,7 @@ once into typed objects that the run passes on.
 name = "sample"
 crawl_root = "../sample"      # folder or URL that holds crawl-data/ (relative to this file);
                               # default https://data.commoncrawl.org/
-crawl = "CC-MAIN-SAMPLE"
+crawl = "CC-MAIN-SAMPLE"       # or several: ["CC-MAIN-2024-46", "CC-MAIN-2024-51"]
 shards = 0                    # 0 = every shard in warc.paths.gz; 100; "200:300"; "random:100:7"
 batch_size = 64
 stages = ["opt_out", "extract", "language", "toxicity", "pii", "tokenize"]
@@ -144,7 +144,9 @@ class PipelineConfig:
 
     name: str
     crawl_root: str
-    crawl: str
+    # The crawl, or the crawls of a run over several, in the order given (their shards are
+    # numbered one after the other; corpus-level stages such as dedup see them all).
+    crawl: str | tuple[str, ...]
     stages: tuple[StageSpec, ...]
     shards: int | str = 0  # see heed.curation.crawl.listing.SELECTION_HELP
     batch_size: int = 64
@@ -185,9 +187,18 @@ class PipelineConfig:
             if key not in values and overrides.get(key) is None:
                 problems.append(f"{where}missing required key {key!r}")
         values = {**values, **{k: v for k, v in overrides.items() if v is not None}}
-        for key, kind in (("name", str), ("crawl", str), ("batch_size", int)):
+        for key, kind in (("name", str), ("batch_size", int)):
             if key in values and not type_ok(values[key], kind):
                 problems.append(f"{key} = {values[key]!r} must be a {kind.__name__}")
+        crawl = values.get("crawl", "")
+        if isinstance(crawl, str) and "," in crawl:
+            crawl = [c.strip() for c in crawl.split(",")]  # --crawl A,B
+        if isinstance(crawl, list) and crawl and all(isinstance(c, str) and c for c in crawl):
+            crawl = crawl[0] if len(crawl) == 1 else tuple(crawl)
+            if isinstance(crawl, tuple) and len(set(crawl)) != len(crawl):
+                problems.append(f"crawl = {list(crawl)} names a crawl twice")
+        elif not isinstance(crawl, str):
+            problems.append(f"crawl = {crawl!r} must be a crawl name or a list of them")
         name = values.get("name", "")
         if isinstance(name, str) and (not name or "/" in name or name.startswith(".")):
             problems.append(f"name = {name!r} must be a plain folder name")
@@ -220,13 +231,27 @@ class PipelineConfig:
         return cls(
             name=values["name"],
             crawl_root=root,
-            crawl=values["crawl"],
+            crawl=crawl,
             stages=specs,
             shards=shards,
             batch_size=batch_size,
             fetch=fetch,
             source=source,
         )
+
+    @property
+    def crawls(self) -> tuple[str, ...]:
+        return self.crawl if isinstance(self.crawl, tuple) else (self.crawl,)
+
+    @property
+    def crawl_id(self) -> str | list[str]:
+        """The crawl as manifests and digests record it: its name, or the list of names."""
+        return self.crawl if isinstance(self.crawl, str) else list(self.crawl)
+
+    @property
+    def crawl_name(self) -> str:
+        """The crawl, or the crawls joined by "+", for messages."""
+        return "+".join(self.crawls)
 
     @property
     def stage_names(self) -> list[str]:
@@ -260,7 +285,7 @@ class PipelineConfig:
         return {
             "name": self.name,
             "crawl_root": self.crawl_root,
-            "crawl": self.crawl,
+            "crawl": self.crawl_id,
             "stages": [spec.ref for spec in self.stages],
             "stage_params": {spec.name: dict(spec.params) for spec in self.stages if spec.params},
             "shards": self.shards,
@@ -296,11 +321,32 @@ def _stage_specs(refs: Any, tables: Any, base: Path) -> tuple[tuple[StageSpec, .
     names = [spec.name for spec in specs]
     if len(set(names)) != len(names):
         problems.append(f"stages lists a stage twice: {names}")
+    problems += _phase_problems(specs)
     listed = {_name_of(ref) for ref in refs}
     for table in tables:
         if table not in listed:
             problems.append(f"[stage.{table}] configures a stage not in stages {names}")
     return tuple(specs), problems
+
+
+def _phase_problems(specs: list[StageSpec]) -> list[str]:
+    """What a chain with corpus-level stages cannot do: the raw pages and the token ids are not
+    carried from one phase to the next."""
+    corpus = [i for i, spec in enumerate(specs) if spec.cls.corpus_level]
+    if not corpus:
+        return []
+    first, last = specs[corpus[0]], specs[corpus[-1]]
+    problems = []
+    for spec in specs[corpus[0] + 1 :]:
+        if spec.cls.reads_payload:
+            problems.append(
+                f"stage {spec.name!r} reads the page itself: put it before {first.name!r} (a "
+                "corpus-level stage; only the extracted text goes on past it)"
+            )
+    for spec in specs[: corpus[-1]]:
+        if spec.cls.writes_tokens:
+            problems.append(f"stage {spec.name!r} must come after {last.name!r}")
+    return problems
 
 
 def _name_of(ref: str) -> str | None:

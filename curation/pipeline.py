@@ -41,7 +41,7 @@ def stages_digest(config: PipelineConfig, stages: list[Stage]) -> str:
     reference, version, parameters and asset hashes. Each shard's marker carries it, so a rerun
     into the same folder with other settings is refused instead of mixing two configs'
     outputs."""
-    described = {"crawl": config.crawl, "stages": describe_stages(config, stages)}
+    described = {"crawl": config.crawl_id, "stages": describe_stages(config, stages)}
     return hashlib.sha256(json.dumps(described, sort_keys=True).encode()).hexdigest()
 
 
@@ -105,7 +105,9 @@ class Pipeline:
 
     def context(self, out: str | Path) -> RunContext:
         config = self.config
-        return RunContext(config.crawl_root, config.crawl, str(out), config.fetch)
+        return RunContext(
+            config.crawl_root, config.crawls[0], str(out), config.fetch, config.crawls
+        )
 
     def prepare(self, context: RunContext) -> None:
         for stage in self.stages:

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from pathlib import Path
+from typing import Any, ClassVar, Protocol
 
 import pyarrow as pa
 
@@ -26,12 +28,32 @@ STAGE_REASONS = {
 @dataclass(frozen=True)
 class RunContext:
     """What a stage may know about the run: where the crawl lives, how to read it, and where
-    outputs go."""
+    outputs go. `crawls` names every crawl of a run over several (`crawl` is the first)."""
 
     crawl_root: str
     crawl: str
     out: str = ""
     fetch: FetchOptions | None = None
+    crawls: tuple[str, ...] = ()
+
+    @property
+    def all_crawls(self) -> tuple[str, ...]:
+        return self.crawls or (self.crawl,)
+
+
+class CorpusStep(Protocol):
+    """What the run gives a corpus-level stage between its phases (see Stage.corpus_step)."""
+
+    # The stage's own folder under the output folder (OUT/<stage name>/).
+    folder: Path
+    # Shard part name -> the file holding every record of that shard as the stages before
+    # this one left it (heed.curation.output.read_phase reads it).
+    inputs: dict[str, Path]
+
+    def map(self, task: Callable[[Any], Any], items: Sequence[Any], name: str) -> list[Any]:
+        """`task(item)` for every item, as tasks of the run's executor; their results in
+        order. A task that fails fails the step (a rerun carries on from the files left)."""
+        ...
 
 
 @dataclass
@@ -58,6 +80,13 @@ class Stage:
     threshold_params: ClassVar[dict[str, str]] = {}
     # Whether the stage reads the raw page (the HTTP payload) rather than the extracted text.
     reads_payload: ClassVar[bool] = False
+    # Whether it gives documents their token ids (the last stages of a chain, after any
+    # corpus-level stage: token ids are not carried between phases).
+    writes_tokens: ClassVar[bool] = False
+    # A stage that can decide only once the whole corpus is known (dedup). The run then
+    # executes the stages before it on every shard, then its `corpus_step` (itself tasks),
+    # then, from it on, the rest of the chain on every shard.
+    corpus_level: ClassVar[bool] = False
     # Every reason code the stage may drop or fail a record with -> what it means (audit
     # explain prints it). STAGE_REASONS apply to every stage.
     reasons: ClassVar[dict[str, str]] = {}
@@ -83,6 +112,14 @@ class Stage:
 
     def setup(self, context: RunContext) -> None:
         """Load models and assets. Called once per process before the first batch."""
+
+    def corpus_step(self, step: CorpusStep) -> None:
+        """Driver side, corpus-level stages only: read what the stages before left of every
+        shard (`step.inputs`) and write under `step.folder` what `process` reads per shard."""
+        raise NotImplementedError(f"{self.name} is not a corpus-level stage")
+
+    def start_shard(self, part: str) -> None:
+        """Before a shard's first batch, in the worker (`part`: its part-NNNNN name)."""
 
     def process(self, docs: list[Document]) -> None:
         raise NotImplementedError

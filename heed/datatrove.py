@@ -29,6 +29,7 @@ answer.
 
 from __future__ import annotations
 
+import dataclasses
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -138,9 +139,7 @@ class HeedStep(BaseFilter):
                 config = PipelineConfig.load(self.config_path)
                 (spec,) = [s for s in config.stages if s.ref == self.stage or s.name == self.stage]
                 spec = spec.with_params(**self.params)
-                config = PipelineConfig(
-                    config.name, config.crawl_root, config.crawl, (spec,), fetch=config.fetch
-                )
+                config = dataclasses.replace(config, stages=(spec,))
                 workdir = self.workdir or tempfile.mkdtemp(prefix="heed-datatrove-")
                 self._pipeline = Pipeline.from_config(config, workdir)
             else:

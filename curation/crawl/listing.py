@@ -27,10 +27,12 @@ SELECTION_HELP = (
 
 @dataclass(frozen=True)
 class Shard:
-    """One input WARC file: the unit of work. `index` is its line in warc.paths.gz."""
+    """One input WARC file: the unit of work. `index` is its line in warc.paths.gz; in a run
+    over several crawls, the crawls' listings count on one after the other."""
 
     index: int
     path: str
+    crawl: str = ""
 
     @property
     def part(self) -> str:
@@ -119,6 +121,24 @@ def select(paths: tuple[str, ...] | list[str], selection: int | str) -> list[Sha
     count, seed = (int(g) for g in _RANDOM.match(text).groups())  # type: ignore[union-attr]
     picked = random.Random(seed).sample(range(len(shards)), min(count, len(shards)))
     return [shards[i] for i in sorted(picked)]
+
+
+def select_crawls(
+    crawl_root: str,
+    crawls: tuple[str, ...],
+    selection: int | str = 0,
+    options: FetchOptions | None = None,
+) -> tuple[list[Listing], list[Shard]]:
+    """The listings of the crawls and the shards the selection picks from each (a shard's
+    index counts on across the crawls, in the order given)."""
+    listings, shards, offset = [], [], 0
+    for crawl in crawls:
+        listing = read_listing(crawl_root, crawl, WARC_LISTING, options)
+        for shard in select(listing.paths, selection):
+            shards.append(Shard(offset + shard.index, shard.path, crawl))
+        listings.append(listing)
+        offset += len(listing.paths)
+    return listings, shards
 
 
 def select_shards(

@@ -73,7 +73,7 @@ def fingerprint(config: PipelineConfig) -> dict[str, Any]:
             if f.init and f.name not in ("cutoffs", "score_only")
         }
         chain.append({"name": spec.name, "version": spec.cls.version, "params": params})
-    return {"crawl": config.crawl, "stages": chain}
+    return {"crawl": config.crawl_id, "stages": chain}
 
 
 def compute(config: PipelineConfig, sample_out: Path, min_docs: int) -> dict[str, Any]:

@@ -21,7 +21,7 @@ from typing import Any
 
 from heed.common.files import write_json_atomic
 from heed.curation.config import ConfigError, PipelineConfig
-from heed.curation.crawl.listing import WARC_LISTING, Listing, Shard, read_listing, select
+from heed.curation.crawl.listing import Listing, Shard, select_crawls
 from heed.curation.output import (
     FAILED,
     KINDS,
@@ -114,7 +114,7 @@ class CorpusResult:
         """The run's numbers as plain data (what `heed corpus --json` prints)."""
         return {
             "out": str(self.out),
-            "crawl": self.config.crawl,
+            "crawl": self.config.crawl_id,
             "complete": self.complete,
             "shards": {
                 "selected": len(self.shards),
@@ -158,8 +158,10 @@ class CorpusRun:
         """Run the shards not done yet. With `finish`, a complete run gets its manifest and
         any run with a finished shard its report."""
         config, out = self.config, self.out
-        listing = read_listing(config.crawl_root, config.crawl, WARC_LISTING, config.fetch)
-        shards = select(listing.paths, config.shards)
+        listings, shards = select_crawls(
+            config.crawl_root, config.crawls, config.shards, config.fetch
+        )
+        listing = listings[0]  # TODO: listings
         out.mkdir(parents=True, exist_ok=True)
         finished = {s.index: read_marker(out, s.part) for s in shards}
         todo = [s for s in shards if finished[s.index] is None]
@@ -167,8 +169,9 @@ class CorpusRun:
             failures = read_failures(out)
             todo = [s for s in todo if s.part in failures]
         self.progress.message(
-            f"heed {self.what}: {config.crawl} from {config.crawl_root}: {len(shards)} of "
-            f"{len(listing.paths)} listed shards ({len(shards) - len(todo)} already done"
+            f"heed {self.what}: {config.crawl_name} from {config.crawl_root}: {len(shards)} of "
+            f"{sum(len(listing.paths) for listing in listings)} listed shards "
+            f"({len(shards) - len(todo)} already done"
             + (", retrying the failed ones only" if retry_failed else "")
             + f") -> {out} (executor: {self.executor.name})"
         )

@@ -134,7 +134,9 @@ def process_shard(
     try:
         with open_input(config.crawl_root, shard.path, config.fetch, tools.gate) as raw:
             stream = _HashingReader(raw)
-            documents = read_documents(stream, crawl=config.crawl, shard=shard.path)
+            documents = read_documents(
+                stream, crawl=shard.crawl or config.crawls[0], shard=shard.path
+            )
             chunks = batches(documents, config.batch_size)
             while True:
                 with pipeline.clock("read"):

@@ -45,6 +45,7 @@ class Tokenize(Stage):
     name: ClassVar[str] = "tokenize"
     version: ClassVar[str] = "1"
     columns: ClassVar[dict[str, pa.DataType]] = {"num_tokens": pa.int32()}
+    writes_tokens: ClassVar[bool] = True
     reasons: ClassVar[dict[str, str]] = {
         "too_few_tokens": "fewer than min_tokens tokens besides BOS and EOS",
     }
