@@ -4,13 +4,17 @@ The extract stage runs exactly as a config sets it up (guard, `min_chars` and al
 drops counts as no text) on every page of a gold set, one of two layouts:
 
 * ScrapingHub's article-extraction benchmark: `ground-truth.json` maps an id to
-  `{"articleBody": ..., "url": ...}`, the page is `html/<id>.html.gz` (UTF-8). Its metric:
+  `{"articleBody": ..., "url": ...}` (optionally "language" and "content_type"), the page is
+  `html/<id>.html.gz` (UTF-8 unless content_type says otherwise). Its metric:
   `\\w+` tokens, 4-token shingles counted and matched per page (tp, fp, fn, normalised by
   their sum), precision and recall averaged over pages, F1 from the two averages.
 * trafilatura's evaluation: `evaldata.json` maps an id to `{"url", "with": [...], "without":
   [...], "language"}`, the page is `html/<id>.html.gz` (bytes in the page's own charset). Its
   metric: a snippet counts as found when its whitespace-normalised text is in the normalised
-  output; tp/fp/fn/tn are pooled over pages. Results are also given per language.
+  output; tp/fp/fn/tn are pooled over pages.
+
+Where pages name their language, results are also given per language (one with fewer than
+MIN_LANGUAGE_PAGES pages counts as "other").
 
 CPU time is the process's (`time.process_time`), extraction only, per page.
 """
@@ -86,10 +90,12 @@ def load_gold(folder: str | Path) -> list[GoldPage]:
         if layout == SCRAPINGHUB:
             if not isinstance(entry.get("articleBody"), str):
                 raise GoldSetError(f"{folder / layout}: {key}: no articleBody")
-            # The benchmark's pages are UTF-8, and it reads them so.
+            # The benchmark's pages are UTF-8, and it reads them so; a set of other pages may
+            # give each page's Content-Type (and its language, for results per language).
+            content_type = entry.get("content_type", "text/html; charset=utf-8")
             pages.append(
-                GoldPage(key, entry.get("url", ""), html, "text/html; charset=utf-8",
-                         body=entry["articleBody"])
+                GoldPage(key, entry.get("url", ""), html, content_type, body=entry["articleBody"],
+                         language=entry.get("language", ""))
             )  # fmt: skip
         else:
             snippets = [entry.get(k) for k in ("with", "without")]
@@ -193,19 +199,22 @@ def evaluate(stage: Extract, pages: list[GoldPage]) -> dict[str, Any]:
     texts, dropped, seconds = extract_pages(stage, pages)
     result: dict[str, Any] = {"pages": len(pages)}
     if pages[0].body is not None:
-        result |= shingle_scores(
-            [shingle_match(p.body or "", t) for p, t in zip(pages, texts, strict=True)]
-        )
+        counts: list[Any] = [
+            shingle_match(p.body or "", t) for p, t in zip(pages, texts, strict=True)
+        ]
+        scores = shingle_scores
     else:
         counts = [snippet_counts(p, t) for p, t in zip(pages, texts, strict=True)]
-        result |= snippet_scores(counts)
+        scores = snippet_scores
+    result |= scores(counts)
+    if any(page.language for page in pages):
         sizes = Counter(p.language for p in pages)
-        groups: dict[str, list[tuple[int, int, int, int]]] = {}
+        groups: dict[str, list[Any]] = {}
         for page, count in zip(pages, counts, strict=True):
             key = page.language if sizes[page.language] >= MIN_LANGUAGE_PAGES else "other"
             groups.setdefault(key, []).append(count)
         result["by_language"] = {
-            key: {"pages": len(group), **snippet_scores(group)}
+            key: {"pages": len(group), **scores(group)}
             for key, group in sorted(groups.items(), key=lambda kv: (kv[0] == "other", kv[0]))
         }
     result["ms_per_page"] = 1000 * seconds / len(pages)
@@ -247,7 +256,7 @@ def _row(name: str, r: dict[str, Any]) -> str:
     )
 
 
-def _table(results: dict[str, dict[str, Any]]) -> list[str]:
+def format_table(results: dict[str, dict[str, Any]]) -> list[str]:
     header = f"{'setting':<28} {'pages':>5} {'F1':>6} {'precision':>9} {'recall':>6} "
     lines = [header + f"{'CPU ms/page':>11} {'dropped':>7}"]
     for name, result in results.items():
@@ -274,7 +283,7 @@ def run_eval_extract(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(result | ({"compare": settings} if settings else {}), sort_keys=True))
         return 0
-    print("\n".join(_table({"configured": result, **settings})))
+    print("\n".join(format_table({"configured": result, **settings})))
     return 0
 
 
