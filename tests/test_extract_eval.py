@@ -169,6 +169,7 @@ def test_eval_extract_json_is_the_configured_extractors_score(
         for key in ("f1", "precision", "recall"):
             assert result[key] == pytest.approx(expected[key], abs=1e-9), (config, key)
     assert result["settings"]["extractor"] == "resiliparse"
+    assert "by_language" not in result  # the benchmark's pages name no language
 
 
 def test_eval_extract_compare_measures_every_named_setting(small_gold: Path) -> None:
