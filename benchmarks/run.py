@@ -28,9 +28,10 @@ BENCHMARKS = {
     "on the same ~200 MB file, and with faults injected",
     "audit_bench.py": "The audit at scale: summary and explain on a generated audit of "
     "1,000,000 rows",
-    "pipeline_bench.py": "Pipeline vs datatrove: docs/s per core and memory on the sample "
-    "crawl and a generated 20,000-record crawl, one and two workers; the floor (decompress, "
-    "parse, extract); time per stage; memory against shard size; core-hours per crawl",
+    "pipeline_bench.py": "Pipeline vs datatrove on small synthetic pages: docs/s per core and "
+    "memory on the sample crawl and a generated 20,000-record crawl, one and two workers; the "
+    "floor (decompress, parse, extract); time per stage; memory against shard size; core-hours "
+    "per crawl",
 }
 # A script whose first output line starts so is a headline, put right under the title (in
 # BENCHMARKS' order: the real-page figure first).
