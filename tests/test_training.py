@@ -25,8 +25,8 @@ from conftest import REPO
 from heed.curation.run.output import (
     TOKENS_SCHEMA,  # the format the corpus writes and the loader reads
 )
-from heed.training.config import TrainConfig, TrainConfigError
 from heed.training.attention import dense_document_mask
+from heed.training.config import TrainConfig, TrainConfigError
 from heed.training.data import DataError, TokenLoader, check_manifest, token_files
 from heed.training.goldfish import TABLE_SEED, TABLE_SIZE, goldfish_mask
 from heed.training.memorization import memorization
