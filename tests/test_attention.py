@@ -369,3 +369,64 @@ def test_compiled_flex_block_does_not_recompile_for_a_new_layout() -> None:
                 got = compiled(x, positions, document_mask(segments, "flex", block_size=32))
             want = block(x, positions, document_mask(segments, "dense"))
             torch.testing.assert_close(got, want, atol=ATOL, rtol=0)
+
+
+# --- benchmarks/gpu.sh and benchmarks/trainer.py -------------------------------------------------
+
+
+def test_gpu_script_runs_its_cpu_check(tmp_path) -> None:
+    # benchmarks/gpu.sh needs a GPU for real; CPU_CHECK=1 runs its attention, throughput and
+    # curves steps on a tiny model on the CPU, through the same shell script, Python entry
+    # points and train() calls, so the script a GPU session runs cannot rot here.
+    import json
+    import subprocess
+    import sys
+
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    from conftest import REPO
+    from heed.curation.run.output import TOKENS_SCHEMA
+
+    tokens = tmp_path / "tokens"
+    tokens.mkdir()
+    rng = np.random.default_rng(0)
+    for part in range(2):  # the last part file is the curves' held-out set
+        docs = [[1, *(3 + rng.integers(0, 500, rng.integers(20, 200))).tolist(), 2]
+                for _ in range(40)]  # fmt: skip
+        table = pa.table(
+            {"id": [f"<urn:{part}:{i}>" for i in range(40)], "tokens": docs,
+             "num_tokens": [len(d) for d in docs]},
+            schema=TOKENS_SCHEMA,
+        )  # fmt: skip
+        pq.write_table(table, tokens / f"part-{part:05d}.parquet", row_group_size=8)
+    out = tmp_path / "out"
+    env = {k: v for k, v in os.environ.items() if k != "TRITON_INTERPRET"}
+    env.update(CPU_CHECK="1", TOKENS=str(tokens), PYTHON=sys.executable)
+    done = subprocess.run(
+        ["bash", "benchmarks/gpu.sh", str(out), "attention", "throughput", "curves"],
+        cwd=REPO, env=env, capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    log = (out / "log.txt").read_text() if (out / "log.txt").is_file() else ""
+    assert done.returncode == 0, done.stdout + log[-5000:]
+    results = (out / "results.md").read_text()
+    for heading in ("## Document-masked attention", "## Trainer throughput", "## Loss curves"):
+        assert heading in results, heading
+    verified = [line for line in results.splitlines() if line.startswith(("| flex", "| varlen"))]
+    assert len(verified) == 2 and all(line.endswith("| pass |") for line in verified)
+    rows = json.loads((out / "throughput.json").read_text())
+    assert [r["variant"] for r in rows] == ["dense-eager", "flex-compiled"]
+    assert not any("failed" in r for r in rows)
+    # The same seed and batches: the two attention paths start from the same loss; the
+    # compiled model is one graph shared by every block, with no break.
+    assert abs(rows[0]["loss_step1"] - rows[1]["loss_step1"]) < 1e-4
+    assert rows[1]["graph_breaks"] == 0 and rows[1]["unique_graphs"] == 1
+    curves = json.loads((out / "curves.json").read_text())["runs"]
+    assert len(curves) == 2 and all(len(run["loss"]) == 4 for run in curves.values())
+    assert (out / "curves.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    if not torch.cuda.is_available():  # (with one, this would be the real benchmark)
+        refused = subprocess.run(
+            [sys.executable, "benchmarks/trainer.py", "throughput"], cwd=REPO, env=env,
+            capture_output=True, text=True, timeout=120,
+        )  # fmt: skip
+        assert refused.returncode == 2 and "needs a CUDA device" in refused.stderr
