@@ -51,9 +51,10 @@ DEFAULT_VARIANTS = {
     "1b": "dense-eager,flex-eager,flex-compiled,varlen-compiled",
     "125m": "dense-eager,flex-eager,flex-compiled,dense-compiled",
 }
-# Rows per micro-batch at sequence 4096 and micro-batches per step (the optimizer's share of a
-# step stays small, as in real training where a step holds many micro-batches).
-SHAPES = {"125m": (16, 2), "1b": (4, 4), "8b": (1, 4), "tiny": (2, 2)}
+# Rows per micro-batch at sequence 4096, micro-batches per step (the optimizer's share of a
+# step stays small, as in real training where a step holds many), and steps per timed window
+# (a second or more of work).
+SHAPES = {"125m": (16, 2, 8), "1b": (4, 4, 5), "8b": (1, 4, 3), "tiny": (2, 2, 2)}
 
 
 def versions() -> dict[str, str]:
@@ -251,6 +252,9 @@ def cmd_run(args: argparse.Namespace) -> int:
                 profile.__enter__()
 
     history = train(config, on_batch=on_batch if profile else None)
+    # The held-out loss before the first step (in metrics.jsonl, not in the step records).
+    metrics = Path(config.path(config.run.out)) / "metrics.jsonl"
+    first = json.loads(metrics.read_text().splitlines()[0]) if metrics.is_file() else {}
     if profile is not None:
         profile.__exit__(None, None, None)
         key = "self_cuda_time_total" if torch.cuda.is_available() else "self_cpu_time_total"
@@ -270,6 +274,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         "n_params": n_params,
         "seconds": seconds,
         "loss_step1": history[0]["loss"],
+        "eval_start": first.get("eval_loss") if first.get("step") == 0 else None,
         "windows": logged,
         "graph_breaks": sum(counters["graph_break"].values()),
         "unique_graphs": counters["stats"]["unique_graphs"],
@@ -335,10 +340,9 @@ def cmd_throughput(args: argparse.Namespace) -> int:
     for size in sizes:
         base = size.partition(":")[0]
         variants = args.variants or DEFAULT_VARIANTS.get(base, "dense-eager,flex-compiled")
-        micro, accum = SHAPES[base]
-        if args.micro:
-            micro = args.micro
-        timed = 2 if cpu else args.timed_steps
+        micro, accum, timed = SHAPES[base]
+        micro = args.micro or micro
+        timed = args.timed_steps or timed
         for variant in variants.split(","):
             attention, _, mode = variant.partition("-")
             profiled = base in args.profile.split(",")
@@ -456,24 +460,26 @@ def cmd_curves(args: argparse.Namespace) -> int:
         )  # fmt: skip
         result = child(name, config, scratch / f"{tag}.json", cpu, args.timeout)
         if "failed" not in result:
-            result["memorization"] = memorize(scratch / tag, files[:-1], files[-1:], seq, on_cpu)
+            result["memorization"] = memorize(
+                scratch / tag, files[:-1], files[-1:], seq, "cpu" if on_cpu else "cuda",
+                4 if cpu else 128,
+            )  # fmt: skip
         runs[name] = result
     write_curves(runs, args, steps, seq, micro, held_out)
     return 1 if any("failed" in r for r in runs.values()) else 0
 
 
 def memorize(run: Path, train_files: list[Path], held_files: list[Path], seq: int,
-             cpu: bool) -> dict[str, Any]:  # fmt: skip
-    """The Goldfish paper's measure on training documents, held-out ones as the control."""
+             device: str, count: int) -> dict[str, Any]:  # fmt: skip
+    """The Goldfish paper's measure on `count` training documents and as many held-out ones
+    (the control)."""
     from heed.training.data import list_units, read_unit
     from heed.training.memorization import memorization
     from heed.training.train import load_model
 
-    device = "cpu" if cpu else "cuda"
     model = load_model(run, device)
     out = {}
-    for name, files, count in (("training", train_files, 4 if cpu else 128),
-                               ("held out", held_files, 4 if cpu else 64)):  # fmt: skip
+    for name, files in (("training", train_files), ("held out", held_files)):
         docs = [d for u in list_units(files) for d in read_unit(u)][:count]
         # Documents cut to 512 tokens (most sample documents are shorter); at least 128, so that
         # the CPU check's short rows still leave prefix + 50 tokens.
@@ -524,8 +530,10 @@ def write_curves(
         name: {
             "steps": [h["step"] for h in r["history"]],
             "loss": [h["loss"] for h in r["history"]],
-            "eval_steps": [h["step"] for h in r["history"] if "eval_loss" in h],
-            "eval_loss": [h["eval_loss"] for h in r["history"] if "eval_loss" in h],
+            "eval_steps": [0] * (r.get("eval_start") is not None)
+            + [h["step"] for h in r["history"] if "eval_loss" in h],
+            "eval_loss": [r["eval_start"]] * (r.get("eval_start") is not None)
+            + [h["eval_loss"] for h in r["history"] if "eval_loss" in h],
             "memorization": r["memorization"],
         }
         for name, r in runs.items()
@@ -547,9 +555,18 @@ def plot(curves: dict[str, Any], png: Path) -> None:
     import matplotlib.pyplot as plt
 
     fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4), sharey=True)
-    for name, run in curves["runs"].items():
-        left.plot(run["steps"], run["loss"], label=name, linewidth=1)
-        right.plot(run["eval_steps"], run["eval_loss"], marker="o", label=name, linewidth=1)
+    for (name, run), colour in zip(
+        curves["runs"].items(), ("tab:blue", "tab:orange"), strict=False
+    ):
+        steps, loss = run["steps"], run["loss"]
+        left.plot(steps, loss, color=colour, linewidth=0.6, alpha=0.35)
+        # The mean of the last 10 steps: one step's batch is a noisy sample.
+        window = [
+            sum(loss[max(i - 9, 0) : i + 1]) / (i + 1 - max(i - 9, 0)) for i in range(len(loss))
+        ]
+        left.plot(steps, window, color=colour, linewidth=1.5, label=f"{name} (mean of 10 steps)")
+        right.plot(run["eval_steps"], run["eval_loss"], color=colour, marker="o", label=name,
+                   linewidth=1)  # fmt: skip
     left.set_title("training loss (kept targets)")
     right.set_title("held-out loss (all targets)")
     for ax in (left, right):
@@ -583,7 +600,7 @@ def main() -> int:
     p.add_argument("--variants", default="", help=f"comma-separated of {', '.join(VARIANTS)}")
     p.add_argument("--seq", type=int, default=4096)
     p.add_argument("--micro", type=int, default=0, help="rows per micro-batch (0: per size)")
-    p.add_argument("--timed-steps", type=int, default=5, help="steps per window")
+    p.add_argument("--timed-steps", type=int, default=0, help="steps per window (0: per size)")
     p.add_argument("--timeout", type=float, default=240, help="seconds per variant")
     p.add_argument("--profile", default="", help="sizes whose variants get two profiled steps")
     p.add_argument("--profiles", type=Path, help="append the profiles' tables to this file")

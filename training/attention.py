@@ -121,7 +121,8 @@ def document_block_mask(segments: torch.Tensor, block_size: int = FLEX_BLOCK) ->
 def cumulative_lengths(segments: torch.Tensor) -> torch.Tensor:
     """Where each document piece starts in the flattened (B·T) batch, then B·T: int32, the
     `cu_seqlens` of variable-length flash attention. A piece starts where the id changes and
-    at the start of every row."""
+    at the start of every row (so an id must not come back later in its row, as the loader's
+    never do)."""
     batch, seq = segments.shape
     starts = torch.ones_like(segments, dtype=torch.bool)
     starts[:, 1:] = segments[:, 1:] != segments[:, :-1]
