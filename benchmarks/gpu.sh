@@ -20,6 +20,7 @@
 # Needs out/sample/tokens (`heed corpus`; carry out/sample to a GPU machine; TOKENS=DIR for
 # another tokens/ folder of at least two part files, the last held out). Python is pointed
 # at this checkout (heed need not be installed, and an installed copy is not what is measured).
+# COMMIT=... names the commit where the copy has no .git (a lent GPU machine's).
 # CPU_CHECK=1 runs every step's --cpu-check instead (a tiny model on the CPU: the script's own
 # test, in tests/test_attention.py).
 #
@@ -67,7 +68,7 @@ step() {  # step NAME SECONDS COMMAND...: stdout to results.md, stderr to log.tx
 {
     echo "# benchmarks/gpu.sh $steps"
     echo
-    echo "$(date -u +"%Y-%m-%d %H:%M UTC"), commit $(git rev-parse --short HEAD 2>/dev/null || echo '?')"
+    echo "$(date -u +"%Y-%m-%d %H:%M UTC"), commit ${COMMIT:-$(git rev-parse --short HEAD 2>/dev/null || echo '?')}"
     echo
     echo '```'
     nvidia-smi --query-gpu=name,memory.total,driver_version,clocks.max.sm --format=csv ||
