@@ -1,9 +1,10 @@
 """heed.kernels: Triton kernels for the trainer, each beside a plain-PyTorch reference.
 
 In the style of Liger-Kernel, every op has a file of its own holding the Triton kernel(s),
-a `*_reference` function in plain PyTorch that states the maths, and a function (with an
-autograd Function and, where the model holds parameters, an nn.Module) that runs the kernel
-on CUDA tensors and the reference elsewhere:
+a `*_reference` function in plain PyTorch that states the maths, and a function (with, where
+the model holds parameters, an nn.Module) that runs the kernel on CUDA tensors and the reference
+elsewhere. The kernels are PyTorch custom ops (`torch.ops.heed.*`, forward and backward each
+an op with its shape function and autograd formula), so torch.compile keeps each as one node:
 
 * rmsnorm.py        RMSNorm (pre-norm, eps 1e-5), forward and backward with the weight gradient
 * rope.py           QK-norm + RoPE: per-head RMSNorm then rotate-half RoPE (θ = 500k) on q and

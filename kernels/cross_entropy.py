@@ -126,73 +126,93 @@ def default_chunk_size(n: int, hidden: int, vocab: int) -> int:
     return 4 * triton.next_power_of_2(triton.cdiv(n, triton.cdiv(vocab, hidden)))
 
 
-class FusedLinearCrossEntropyFunction(torch.autograd.Function):
-    """Loss and gradients in the forward pass, chunk by chunk; the backward pass scales them."""
+# The forward pass as a PyTorch custom op (torch.library), with its shape function ("fake")
+# and autograd formula registered beside it: torch.compile keeps it as one node of its graph.
+# It returns the loss and the gradients it computed on the way (empty where not wanted);
+# the backward pass only scales those.
 
-    @staticmethod
-    def forward(
-        ctx,
-        hidden: torch.Tensor,
-        weight: torch.Tensor,
-        target: torch.Tensor,
-        token_weight: torch.Tensor | None,
-        ignore_index: int,
-        chunk_size: int | None,
-        block_size: int | None,
-    ) -> torch.Tensor:
-        shape = hidden.shape
-        h = hidden.reshape(-1, shape[-1])
-        n, width = h.shape
-        vocab = weight.shape[0]
-        target = target.reshape(-1)
-        weights = _token_weights(
-            target, None if token_weight is None else token_weight.reshape(-1), ignore_index,
-            torch.float32,
-        ).contiguous()  # fmt: skip
-        # A tensor, not a number: reading it on the host would wait for the GPU.
-        total = weights.sum().reshape(1)
-        chunk = chunk_size or default_chunk_size(n, width, vocab)
-        block, warps = block_and_warps(vocab, cap=32768)
-        if block_size is not None:
-            block = block_size
-        need_hidden, need_weight = ctx.needs_input_grad[0], ctx.needs_input_grad[1]
-        grad_hidden = output((n, width), hidden.dtype, hidden.device) if need_hidden else None
-        # Accumulated over chunks in fp32: bf16 sums of 30-odd chunks would lose digits.
-        grad_weight = (
-            torch.zeros((vocab, width), dtype=torch.float32, device=weight.device)
-            if need_weight
-            else None
-        )
-        row_loss = output((n,), torch.float32, hidden.device)
-        for start in range(0, n, chunk):
-            end = min(start + chunk, n)
-            h_chunk = h[start:end]
-            logits = h_chunk @ weight.T  # (rows, V) in the model's dtype
-            _cross_entropy_kernel[(end - start,)](
-                logits, logits.stride(0), target[start:end], weights[start:end],
-                row_loss[start:end], total, vocab, BLOCK_SIZE=block, num_warps=warps,
-            )  # fmt: skip
-            # `logits` now holds d loss / d logits for the chunk.
-            if grad_hidden is not None:
-                torch.mm(logits, weight, out=grad_hidden[start:end])
-            if grad_weight is not None:
-                _accumulate(grad_weight, logits.T, h_chunk)
-        ctx.save_for_backward(
-            grad_hidden.view(shape) if grad_hidden is not None else None,
-            grad_weight.to(weight.dtype) if grad_weight is not None else None,
-        )
-        return row_loss.sum()
 
-    @staticmethod
-    def backward(ctx, grad_output: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
-        grad_hidden, grad_weight = ctx.saved_tensors
-        # Out of place, so that a second backward through a retained graph still sees the
-        # saved gradients unscaled.
+@torch.library.custom_op("heed::fused_linear_cross_entropy", mutates_args=())
+def fused_linear_cross_entropy_op(
+    hidden: torch.Tensor, weight: torch.Tensor, target: torch.Tensor,
+    token_weight: torch.Tensor | None, ignore_index: int, chunk_size: int | None,
+    block_size: int | None, need_hidden: bool, need_weight: bool,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:  # fmt: skip
+    """(loss, d loss / d hidden, d loss / d weight); a gradient not needed is an empty tensor."""
+    h = hidden.reshape(-1, hidden.shape[-1])
+    n, width = h.shape
+    vocab = weight.shape[0]
+    target = target.reshape(-1)
+    weights = _token_weights(
+        target, None if token_weight is None else token_weight.reshape(-1), ignore_index,
+        torch.float32,
+    ).contiguous()  # fmt: skip
+    # A tensor, not a number: reading it on the host would wait for the GPU.
+    total = weights.sum().reshape(1)
+    chunk = chunk_size or default_chunk_size(n, width, vocab)
+    block, warps = block_and_warps(vocab, cap=32768)
+    if block_size is not None:
+        block = block_size
+    grad_hidden = output((n, width), hidden.dtype, hidden.device) if need_hidden else None
+    # Accumulated over chunks in fp32: bf16 sums of 30-odd chunks would lose digits.
+    grad_weight = (
+        torch.zeros((vocab, width), dtype=torch.float32, device=weight.device)
+        if need_weight
+        else None
+    )
+    row_loss = output((n,), torch.float32, hidden.device)
+    for start in range(0, n, chunk):
+        end = min(start + chunk, n)
+        h_chunk = h[start:end]
+        logits = h_chunk @ weight.T  # (rows, V) in the model's dtype
+        _cross_entropy_kernel[(end - start,)](
+            logits, logits.stride(0), target[start:end], weights[start:end],
+            row_loss[start:end], total, vocab, BLOCK_SIZE=block, num_warps=warps,
+        )  # fmt: skip
+        # `logits` now holds d loss / d logits for the chunk.
         if grad_hidden is not None:
-            grad_hidden = grad_hidden * grad_output.to(grad_hidden.dtype)
+            torch.mm(logits, weight, out=grad_hidden[start:end])
         if grad_weight is not None:
-            grad_weight = grad_weight * grad_output.to(grad_weight.dtype)
-        return grad_hidden, grad_weight, None, None, None, None, None
+            _accumulate(grad_weight, logits.T, h_chunk)
+    return (
+        row_loss.sum(),
+        grad_hidden.view(hidden.shape) if grad_hidden is not None else hidden.new_empty(0),
+        grad_weight.to(weight.dtype) if grad_weight is not None else hidden.new_empty(0),
+    )
+
+
+@fused_linear_cross_entropy_op.register_fake
+def _(hidden, weight, target, token_weight, ignore_index, chunk_size, block_size, need_hidden,
+      need_weight):  # fmt: skip
+    return (
+        hidden.new_empty((), dtype=torch.float32),
+        torch.empty_like(hidden, memory_format=torch.contiguous_format)
+        if need_hidden
+        else hidden.new_empty(0),
+        torch.empty_like(weight, memory_format=torch.contiguous_format)
+        if need_weight
+        else hidden.new_empty(0),
+    )
+
+
+def _setup_context(ctx, inputs, output) -> None:
+    need_hidden, need_weight = inputs[-2:]
+    _, grad_hidden, grad_weight = output
+    ctx.save_for_backward(grad_hidden, grad_weight)
+    ctx.need = (need_hidden, need_weight)
+
+
+def _backward(ctx, grad_loss, _grad_hidden, _grad_weight) -> tuple[torch.Tensor | None, ...]:
+    grad_hidden, grad_weight = ctx.saved_tensors
+    need_hidden, need_weight = ctx.need
+    # Out of place, so that a second backward through a retained graph still sees the saved
+    # gradients unscaled.
+    dh = grad_hidden * grad_loss.to(grad_hidden.dtype) if need_hidden else None
+    dw = grad_weight * grad_loss.to(grad_weight.dtype) if need_weight else None
+    return dh, dw, None, None, None, None, None, None, None
+
+
+fused_linear_cross_entropy_op.register_autograd(_backward, setup_context=_setup_context)
 
 
 def fused_linear_cross_entropy(
@@ -218,6 +238,9 @@ def fused_linear_cross_entropy(
         return fused_linear_cross_entropy_reference(
             hidden, weight, target, token_weight, ignore_index
         )
-    return FusedLinearCrossEntropyFunction.apply(
-        hidden, weight, target, token_weight, ignore_index, chunk_size, block_size
-    )
+    grad = torch.is_grad_enabled()
+    loss, _, _ = fused_linear_cross_entropy_op(
+        hidden, weight, target, token_weight, ignore_index, chunk_size, block_size,
+        grad and hidden.requires_grad, grad and weight.requires_grad,
+    )  # fmt: skip
+    return loss

@@ -125,46 +125,77 @@ def _settings(n_cols: int, block_size: int | None) -> tuple[int, int, bool]:
     return block, warps, n_cols <= block
 
 
-class RMSNormFunction(torch.autograd.Function):
-    """The Triton forward and backward; x of shape (..., H), weight of shape (H,)."""
+# The kernels as PyTorch custom ops (torch.library), forward and backward each one op with a
+# shape function ("fake") and the autograd formula registered beside it: torch.compile puts
+# them into its graph as they are, where an autograd.Function around a Triton launch would be
+# traced into, and the tests can check them with torch.library.opcheck.
 
-    @staticmethod
-    def forward(
-        ctx, x: torch.Tensor, weight: torch.Tensor, eps: float, block_size: int | None
-    ) -> torch.Tensor:
-        shape = x.shape
-        x2 = x.reshape(-1, shape[-1]).contiguous()
-        n_rows, n_cols = x2.shape
-        block, warps, one_block = _settings(n_cols, block_size)
-        y = output((n_rows, n_cols), x.dtype, x.device)
-        rstd = output((n_rows,), torch.float32, x.device)
-        _rms_norm_forward_kernel[(n_rows,)](
-            x2, weight, y, rstd, x2.stride(0), y.stride(0), n_cols, eps,
-            BLOCK_SIZE=block, ONE_BLOCK=one_block, num_warps=warps,
-        )  # fmt: skip
-        ctx.save_for_backward(x2, weight, rstd)
-        ctx.shape, ctx.block, ctx.warps, ctx.one_block = shape, block, warps, one_block
-        return y.view(shape)
 
-    @staticmethod
-    def backward(ctx, dy: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
-        x2, weight, rstd = ctx.saved_tensors
-        n_rows, n_cols = x2.shape
-        dy2 = dy.reshape(-1, n_cols).contiguous()
-        dx = output((n_rows, n_cols), x2.dtype, x2.device)
-        rows_per_program = triton.cdiv(n_rows, num_programs(x2.device, n_rows))
-        programs = triton.cdiv(n_rows, rows_per_program)  # none left without a row
-        if ctx.one_block:
-            dw_partial = output((programs, n_cols), torch.float32, x2.device)
-        else:
-            dw_partial = torch.zeros((programs, n_cols), dtype=torch.float32, device=x2.device)
-        _rms_norm_backward_kernel[(programs,)](
-            dy2, x2, weight, rstd, dx, dw_partial,
-            dy2.stride(0), x2.stride(0), dx.stride(0), n_rows, n_cols, rows_per_program,
-            BLOCK_SIZE=ctx.block, ONE_BLOCK=ctx.one_block, num_warps=ctx.warps,
-        )  # fmt: skip
-        dw = dw_partial.sum(0).to(weight.dtype)
-        return dx.view(ctx.shape), dw, None, None
+@torch.library.custom_op("heed::rms_norm", mutates_args=())
+def rms_norm_op(
+    x: torch.Tensor, weight: torch.Tensor, eps: float, block_size: int | None
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """y = RMSNorm(x) and each row's 1/rms, which the backward pass reuses."""
+    x2 = x.reshape(-1, x.shape[-1]).contiguous()
+    n_rows, n_cols = x2.shape
+    block, warps, one_block = _settings(n_cols, block_size)
+    y = output(tuple(x.shape), x.dtype, x.device)
+    rstd = output((n_rows,), torch.float32, x.device)
+    _rms_norm_forward_kernel[(n_rows,)](
+        x2, weight, y, rstd, x2.stride(0), n_cols, n_cols, eps,
+        BLOCK_SIZE=block, ONE_BLOCK=one_block, num_warps=warps,
+    )  # fmt: skip
+    return y, rstd
+
+
+@rms_norm_op.register_fake
+def _(x, weight, eps, block_size):
+    return torch.empty_like(x), x.new_empty((x.numel() // x.shape[-1],), dtype=torch.float32)
+
+
+@torch.library.custom_op("heed::rms_norm_backward", mutates_args=())
+def rms_norm_backward_op(
+    dy: torch.Tensor, x: torch.Tensor, weight: torch.Tensor, rstd: torch.Tensor,
+    block_size: int | None,
+) -> tuple[torch.Tensor, torch.Tensor]:  # fmt: skip
+    """(dx, dweight) from dy and the forward's input and 1/rms."""
+    x2 = x.reshape(-1, x.shape[-1]).contiguous()
+    n_rows, n_cols = x2.shape
+    block, warps, one_block = _settings(n_cols, block_size)
+    dy2 = dy.reshape(-1, n_cols).contiguous()
+    dx = output(tuple(x.shape), x.dtype, x.device)
+    rows_per_program = triton.cdiv(n_rows, num_programs(x.device, n_rows))
+    programs = triton.cdiv(n_rows, rows_per_program)  # none left without a row
+    if one_block:
+        dw_partial = output((programs, n_cols), torch.float32, x.device)
+    else:
+        dw_partial = torch.zeros((programs, n_cols), dtype=torch.float32, device=x.device)
+    _rms_norm_backward_kernel[(programs,)](
+        dy2, x2, weight, rstd, dx, dw_partial,
+        dy2.stride(0), x2.stride(0), n_cols, n_rows, n_cols, rows_per_program,
+        BLOCK_SIZE=block, ONE_BLOCK=one_block, num_warps=warps,
+    )  # fmt: skip
+    return dx, dw_partial.sum(0).to(weight.dtype)
+
+
+@rms_norm_backward_op.register_fake
+def _(dy, x, weight, rstd, block_size):
+    return torch.empty_like(x), torch.empty_like(weight)
+
+
+def _setup_context(ctx, inputs, output) -> None:
+    x, weight, _, block_size = inputs
+    ctx.save_for_backward(x, weight, output[1])
+    ctx.block_size = block_size
+
+
+def _backward(ctx, dy: torch.Tensor, _: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
+    x, weight, rstd = ctx.saved_tensors
+    dx, dw = rms_norm_backward_op(dy, x, weight, rstd, ctx.block_size)
+    return dx, dw, None, None
+
+
+rms_norm_op.register_autograd(_backward, setup_context=_setup_context)
 
 
 def rms_norm(
@@ -182,7 +213,7 @@ def rms_norm(
     two); rows wider than it are processed block by block.
     """
     if run_kernel(_rms_norm_forward_kernel, (x, weight), use_kernel):
-        return RMSNormFunction.apply(x, weight, eps, block_size)
+        return rms_norm_op(x, weight, eps, block_size)[0]
     return rms_norm_reference(x, weight, eps)
 
 

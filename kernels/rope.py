@@ -188,61 +188,101 @@ def qk_norm_rope_reference(
     return one(q, q_weight), one(k, k_weight)
 
 
-class QKNormRoPEFunction(torch.autograd.Function):
-    """The Triton forward and backward for contiguous q (B, T, Hq, D) and k (B, T, Hk, D)."""
+def _blocks(n_q: int, n_k: int, head_dim: int) -> tuple[int, int, int, int]:
+    block_hq, block_hk = triton.next_power_of_2(n_q), triton.next_power_of_2(n_k)
+    block_half = triton.next_power_of_2(head_dim // 2)
+    _, warps = block_and_warps(block_hq * block_half)
+    return block_hq, block_hk, block_half, warps
 
-    @staticmethod
-    def forward(
-        ctx,
-        q: torch.Tensor,
-        k: torch.Tensor,
-        q_weight: torch.Tensor,
-        k_weight: torch.Tensor,
-        cos: torch.Tensor,
-        sin: torch.Tensor,
-        eps: float,
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        batch, seq, n_q, head_dim = q.shape
-        n_k = k.shape[2]
-        tokens, half = batch * seq, head_dim // 2
-        q, k = q.contiguous(), k.contiguous()
-        qy = output(q.shape, q.dtype, q.device)
-        ky = output(k.shape, k.dtype, k.device)
-        q_rstd = output((tokens, n_q), torch.float32, q.device)
-        k_rstd = output((tokens, n_k), torch.float32, q.device)
-        block_hq, block_hk = triton.next_power_of_2(n_q), triton.next_power_of_2(n_k)
-        block_half = triton.next_power_of_2(half)
-        _, warps = block_and_warps(block_hq * block_half)
-        _qk_norm_rope_forward_kernel[(tokens,)](
-            q, k, q_weight, k_weight, cos, sin, qy, ky, q_rstd, k_rstd, n_q, n_k, half, eps,
-            BLOCK_HQ=block_hq, BLOCK_HK=block_hk, BLOCK_HALF=block_half, num_warps=warps,
-        )  # fmt: skip
-        ctx.save_for_backward(q, k, q_weight, k_weight, cos, sin, q_rstd, k_rstd)
-        ctx.blocks = (block_hq, block_hk, block_half, warps)
-        return qy, ky
 
-    @staticmethod
-    def backward(ctx, dqy: torch.Tensor, dky: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
-        q, k, q_weight, k_weight, cos, sin, q_rstd, k_rstd = ctx.saved_tensors
-        block_hq, block_hk, block_half, warps = ctx.blocks
-        batch, seq, n_q, head_dim = q.shape
-        n_k = k.shape[2]
-        tokens, half = batch * seq, head_dim // 2
-        dqy, dky = dqy.contiguous(), dky.contiguous()
-        dq = output(q.shape, q.dtype, q.device)
-        dk = output(k.shape, k.dtype, k.device)
-        per_program = triton.cdiv(tokens, num_programs(q.device, tokens))
-        programs = triton.cdiv(tokens, per_program)
-        dqw = output((programs, head_dim), torch.float32, q.device)
-        dkw = output((programs, head_dim), torch.float32, q.device)
-        _qk_norm_rope_backward_kernel[(programs,)](
-            dqy, dky, q, k, q_weight, k_weight, cos, sin, q_rstd, k_rstd, dq, dk, dqw, dkw,
-            tokens, n_q, n_k, half, per_program,
-            BLOCK_HQ=block_hq, BLOCK_HK=block_hk, BLOCK_HALF=block_half, num_warps=warps,
-        )  # fmt: skip
-        dqw = dqw.sum(0).to(q_weight.dtype)
-        dkw = dkw.sum(0).to(k_weight.dtype)
-        return dq, dk, dqw, dkw, None, None, None
+# The kernels as PyTorch custom ops (torch.library): torch.compile keeps each as one node of
+# its graph, with the shape function ("fake") and the autograd formula registered here.
+
+
+@torch.library.custom_op("heed::qk_norm_rope", mutates_args=())
+def qk_norm_rope_op(
+    q: torch.Tensor, k: torch.Tensor, q_weight: torch.Tensor, k_weight: torch.Tensor,
+    cos: torch.Tensor, sin: torch.Tensor, eps: float,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:  # fmt: skip
+    """(q', k', q's 1/rms per token and head, k's): q (B, T, Hq, D), k (B, T, Hk, D); cos and
+    sin (B·T, D/2) fp32."""
+    batch, seq, n_q, head_dim = q.shape
+    n_k = k.shape[2]
+    tokens, half = batch * seq, head_dim // 2
+    q, k = q.contiguous(), k.contiguous()
+    qy = output(tuple(q.shape), q.dtype, q.device)
+    ky = output(tuple(k.shape), k.dtype, k.device)
+    q_rstd = output((tokens, n_q), torch.float32, q.device)
+    k_rstd = output((tokens, n_k), torch.float32, q.device)
+    block_hq, block_hk, block_half, warps = _blocks(n_q, n_k, head_dim)
+    _qk_norm_rope_forward_kernel[(tokens,)](
+        q, k, q_weight, k_weight, cos, sin, qy, ky, q_rstd, k_rstd, n_q, n_k, half, eps,
+        BLOCK_HQ=block_hq, BLOCK_HK=block_hk, BLOCK_HALF=block_half, num_warps=warps,
+    )  # fmt: skip
+    return qy, ky, q_rstd, k_rstd
+
+
+@qk_norm_rope_op.register_fake
+def _(q, k, q_weight, k_weight, cos, sin, eps):
+    tokens = q.shape[0] * q.shape[1]
+    return (
+        torch.empty_like(q, memory_format=torch.contiguous_format),
+        torch.empty_like(k, memory_format=torch.contiguous_format),
+        q.new_empty((tokens, q.shape[2]), dtype=torch.float32),
+        q.new_empty((tokens, k.shape[2]), dtype=torch.float32),
+    )
+
+
+@torch.library.custom_op("heed::qk_norm_rope_backward", mutates_args=())
+def qk_norm_rope_backward_op(
+    dqy: torch.Tensor, dky: torch.Tensor, q: torch.Tensor, k: torch.Tensor,
+    q_weight: torch.Tensor, k_weight: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor,
+    q_rstd: torch.Tensor, k_rstd: torch.Tensor,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:  # fmt: skip
+    """(dq, dk, d q_weight, d k_weight)."""
+    batch, seq, n_q, head_dim = q.shape
+    n_k = k.shape[2]
+    tokens, half = batch * seq, head_dim // 2
+    q, k, dqy, dky = q.contiguous(), k.contiguous(), dqy.contiguous(), dky.contiguous()
+    dq = output(tuple(q.shape), q.dtype, q.device)
+    dk = output(tuple(k.shape), k.dtype, k.device)
+    per_program = triton.cdiv(tokens, num_programs(q.device, tokens))
+    programs = triton.cdiv(tokens, per_program)
+    dqw = output((programs, head_dim), torch.float32, q.device)
+    dkw = output((programs, head_dim), torch.float32, q.device)
+    block_hq, block_hk, block_half, warps = _blocks(n_q, n_k, head_dim)
+    _qk_norm_rope_backward_kernel[(programs,)](
+        dqy, dky, q, k, q_weight, k_weight, cos, sin, q_rstd, k_rstd, dq, dk, dqw, dkw,
+        tokens, n_q, n_k, half, per_program,
+        BLOCK_HQ=block_hq, BLOCK_HK=block_hk, BLOCK_HALF=block_half, num_warps=warps,
+    )  # fmt: skip
+    return dq, dk, dqw.sum(0).to(q_weight.dtype), dkw.sum(0).to(k_weight.dtype)
+
+
+@qk_norm_rope_backward_op.register_fake
+def _(dqy, dky, q, k, q_weight, k_weight, cos, sin, q_rstd, k_rstd):
+    return (
+        torch.empty_like(q, memory_format=torch.contiguous_format),
+        torch.empty_like(k, memory_format=torch.contiguous_format),
+        torch.empty_like(q_weight),
+        torch.empty_like(k_weight),
+    )
+
+
+def _setup_context(ctx, inputs, output) -> None:
+    q, k, q_weight, k_weight, cos, sin, _ = inputs
+    ctx.save_for_backward(q, k, q_weight, k_weight, cos, sin, output[2], output[3])
+
+
+def _backward(ctx, dqy, dky, _q_rstd, _k_rstd) -> tuple[torch.Tensor | None, ...]:
+    q, k, q_weight, k_weight, cos, sin, q_rstd, k_rstd = ctx.saved_tensors
+    dq, dk, dqw, dkw = qk_norm_rope_backward_op(
+        dqy, dky, q, k, q_weight, k_weight, cos, sin, q_rstd, k_rstd
+    )
+    return dq, dk, dqw, dkw, None, None, None
+
+
+qk_norm_rope_op.register_autograd(_backward, setup_context=_setup_context)
 
 
 def qk_norm_rope(
@@ -268,7 +308,8 @@ def qk_norm_rope(
         return qk_norm_rope_reference(q, k, q_weight, k_weight, positions, theta, eps)
     positions = positions.to(q.device).expand(batch, seq).reshape(-1)
     cos, sin = rope_cos_sin(positions, head_dim, theta)
-    return QKNormRoPEFunction.apply(q, k, q_weight, k_weight, cos, sin, eps)
+    qy, ky, _, _ = qk_norm_rope_op(q, k, q_weight, k_weight, cos, sin, eps)
+    return qy, ky
 
 
 class QKNormRoPE(torch.nn.Module):

@@ -112,48 +112,77 @@ def xielu_reference(
     return torch.where(xf > 0, positive, negative).to(x.dtype)
 
 
-class XIELUFunction(torch.autograd.Function):
-    """The Triton forward and backward in x and in the (already softplus-ed) αp and αn."""
+# The kernels as PyTorch custom ops (torch.library): torch.compile keeps each as one node of
+# its graph, with the shape function ("fake") and the autograd formula registered here. αp and
+# αn come in already softplus-ed (1-element tensors); their gradients go back through the
+# softplus by ordinary autograd.
 
-    @staticmethod
-    def forward(
-        ctx,
-        x: torch.Tensor,
-        alpha_p: torch.Tensor,
-        alpha_n: torch.Tensor,
-        beta: float,
-        eps: float,
-        block_size: int,
-    ) -> torch.Tensor:
-        xc = x.contiguous()
-        a_p = alpha_p.detach().float().reshape(1)
-        a_n = alpha_n.detach().float().reshape(1)
-        y = output(x.shape, x.dtype, x.device)
-        n = xc.numel()
-        _xielu_forward_kernel[(triton.cdiv(n, block_size),)](
-            xc, y, a_p, a_n, n, beta, eps, BLOCK_SIZE=block_size
-        )
-        ctx.save_for_backward(xc, a_p, a_n)
-        ctx.beta, ctx.eps, ctx.block = beta, eps, block_size
-        ctx.alpha_shapes = (alpha_p.shape, alpha_p.dtype, alpha_n.shape, alpha_n.dtype)
-        return y
 
-    @staticmethod
-    def backward(ctx, dy: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
-        xc, a_p, a_n = ctx.saved_tensors
-        n = xc.numel()
-        blocks = triton.cdiv(n, ctx.block)
-        dx = output(xc.shape, xc.dtype, xc.device)
-        partial = output((blocks, 2), torch.float32, xc.device)
-        _xielu_backward_kernel[(blocks,)](
-            dy.contiguous(), xc, dx, a_p, a_n, partial, n, ctx.beta, ctx.eps,
-            BLOCK_SIZE=ctx.block,
-        )  # fmt: skip
-        d_alpha = partial.sum(0)
-        p_shape, p_dtype, n_shape, n_dtype = ctx.alpha_shapes
-        d_alpha_p = d_alpha[0].reshape(p_shape).to(p_dtype)
-        d_alpha_n = d_alpha[1].reshape(n_shape).to(n_dtype)
-        return dx, d_alpha_p, d_alpha_n, None, None, None
+@torch.library.custom_op("heed::xielu", mutates_args=())
+def xielu_op(
+    x: torch.Tensor, alpha_p: torch.Tensor, alpha_n: torch.Tensor, beta: float, eps: float,
+    block_size: int,
+) -> torch.Tensor:  # fmt: skip
+    xc = x.contiguous()
+    y = output(tuple(x.shape), x.dtype, x.device)
+    n = xc.numel()
+    _xielu_forward_kernel[(triton.cdiv(n, block_size),)](
+        xc, y, alpha_p.float().reshape(1), alpha_n.float().reshape(1), n, beta, eps,
+        BLOCK_SIZE=block_size,
+    )  # fmt: skip
+    return y
+
+
+@xielu_op.register_fake
+def _(x, alpha_p, alpha_n, beta, eps, block_size):
+    return torch.empty_like(x, memory_format=torch.contiguous_format)
+
+
+@torch.library.custom_op("heed::xielu_backward", mutates_args=())
+def xielu_backward_op(
+    dy: torch.Tensor, x: torch.Tensor, alpha_p: torch.Tensor, alpha_n: torch.Tensor,
+    beta: float, eps: float, block_size: int,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:  # fmt: skip
+    """(dx, dαp, dαn), the last two shaped and typed as αp and αn."""
+    xc = x.contiguous()
+    n = xc.numel()
+    blocks = triton.cdiv(n, block_size)
+    dx = output(tuple(x.shape), x.dtype, x.device)
+    partial = output((blocks, 2), torch.float32, x.device)
+    _xielu_backward_kernel[(blocks,)](
+        dy.contiguous(), xc, dx, alpha_p.float().reshape(1), alpha_n.float().reshape(1),
+        partial, n, beta, eps, BLOCK_SIZE=block_size,
+    )  # fmt: skip
+    # Two separate sums: a custom op's outputs may not share storage.
+    d_alpha_p = partial[:, 0].sum().reshape(alpha_p.shape).to(alpha_p.dtype)
+    d_alpha_n = partial[:, 1].sum().reshape(alpha_n.shape).to(alpha_n.dtype)
+    return dx, d_alpha_p, d_alpha_n
+
+
+@xielu_backward_op.register_fake
+def _(dy, x, alpha_p, alpha_n, beta, eps, block_size):
+    return (
+        torch.empty_like(x, memory_format=torch.contiguous_format),
+        torch.empty_like(alpha_p),
+        torch.empty_like(alpha_n),
+    )
+
+
+def _setup_context(ctx, inputs, output) -> None:
+    x, alpha_p, alpha_n, beta, eps, block_size = inputs
+    ctx.save_for_backward(x, alpha_p, alpha_n)
+    ctx.beta, ctx.eps, ctx.block = beta, eps, block_size
+
+
+def _backward(ctx, dy: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
+    x, alpha_p, alpha_n = ctx.saved_tensors
+    dx, d_alpha_p, d_alpha_n = xielu_backward_op(
+        dy, x, alpha_p, alpha_n, ctx.beta, ctx.eps, ctx.block
+    )
+    return dx, d_alpha_p, d_alpha_n, None, None, None
+
+
+xielu_op.register_autograd(_backward, setup_context=_setup_context)
 
 
 def xielu(
@@ -174,7 +203,7 @@ def xielu(
     if not run_kernel(_xielu_forward_kernel, (x, ap, an), use_kernel):
         return xielu_reference(x, ap, an, beta, eps)
     alpha_p, alpha_n = xielu_alphas(ap, an, beta)
-    return XIELUFunction.apply(x, alpha_p, alpha_n, beta, eps, block_size)
+    return xielu_op(x, alpha_p, alpha_n, beta, eps, block_size)
 
 
 class XIELU(torch.nn.Module):

@@ -439,6 +439,84 @@ def test_ademamix_defaults_and_dispatch() -> None:
 # --- dispatch ------------------------------------------------------------------------------
 
 
+# --- the custom ops ----------------------------------------------------------------------
+
+
+def _op_cases() -> dict[str, tuple]:
+    """Each registered op (forward and backward) with small inputs, some needing gradients."""
+    gen = torch.Generator().manual_seed(7)
+
+    def r(*shape, grad=False):
+        return torch.randn(*shape, generator=gen).requires_grad_(grad)
+
+    x, w = r(3, 5, 24, grad=True), r(24, grad=True)
+    _, rstd = rmsnorm.rms_norm_op(x.detach(), w.detach(), 1e-5, None)
+    q, k, qw, kw = r(2, 3, 4, 8, grad=True), r(2, 3, 2, 8, grad=True), r(8, grad=True), r(8)
+    cos, sin = rope.rope_cos_sin(torch.arange(3).repeat(2), 8)
+    _, _, q_rstd, k_rstd = rope.qk_norm_rope_op(
+        q.detach(), k.detach(), qw.detach(), kw, cos, sin, 1e-5
+    )
+    ap, an = torch.tensor([0.7], requires_grad=True), torch.tensor([0.9], requires_grad=True)
+    h, emb = r(2, 5, 24, grad=True), r(50, 24, grad=True)
+    target = torch.randint(0, 50, (2, 5), generator=gen)
+    return {
+        "rms_norm": (rmsnorm.rms_norm_op, (x, w, 1e-5, None)),
+        "rms_norm wide rows": (rmsnorm.rms_norm_op, (x, w, 1e-5, 8)),
+        "rms_norm_backward": (
+            rmsnorm.rms_norm_backward_op,
+            (r(3, 5, 24), x.detach(), w.detach(), rstd, None),
+        ),
+        "qk_norm_rope": (rope.qk_norm_rope_op, (q, k, qw, kw, cos, sin, 1e-5)),
+        "qk_norm_rope_backward": (
+            rope.qk_norm_rope_backward_op,
+            (
+                r(2, 3, 4, 8),
+                r(2, 3, 2, 8),
+                q.detach(),
+                k.detach(),
+                qw.detach(),
+                kw,
+                cos,
+                sin,
+                q_rstd,
+                k_rstd,
+            ),
+        ),
+        "xielu": (xielu.xielu_op, (x, ap, an, 0.5, -1e-6, 64)),
+        "xielu_backward": (
+            xielu.xielu_backward_op,
+            (r(3, 5, 24), x.detach(), ap.detach(), an.detach(), 0.5, -1e-6, 64),
+        ),
+        "fused_linear_cross_entropy": (
+            cross_entropy.fused_linear_cross_entropy_op,
+            (h, emb, target, torch.rand(2, 5, generator=gen), -100, 4, None, True, True),
+        ),
+        "fused_linear_cross_entropy, no weight gradient": (
+            cross_entropy.fused_linear_cross_entropy_op,
+            (h, emb.detach(), target, None, -100, None, 16, True, False),
+        ),
+    }
+
+
+OP_CASES = [
+    "rms_norm", "rms_norm wide rows", "rms_norm_backward", "qk_norm_rope",
+    "qk_norm_rope_backward", "xielu", "xielu_backward", "fused_linear_cross_entropy",
+    "fused_linear_cross_entropy, no weight gradient",
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("case", OP_CASES)
+def test_custom_ops_pass_opcheck(case: str) -> None:
+    # torch.library.opcheck: the schema, the fake (shape) function against the real outputs,
+    # the autograd registration, and a trace through AOTAutograd with dynamic shapes, which is
+    # what torch.compile does with the op.
+    cases = _op_cases()
+    assert sorted(cases) == sorted(OP_CASES)
+    op, args = cases[case]
+    result = torch.library.opcheck(op, args)
+    assert set(result.values()) == {"SUCCESS"}, result
+
+
 def test_dispatch_chooses_by_device_and_request() -> None:
     kernel = rmsnorm._rms_norm_forward_kernel
     cpu = (torch.zeros(1),)
@@ -457,9 +535,9 @@ def test_cpu_tensors_default_to_the_reference(monkeypatch: pytest.MonkeyPatch) -
     def refuse(*args, **kwargs):
         raise AssertionError("the kernel ran on CPU tensors without being asked to")
 
-    for fn in (rmsnorm.RMSNormFunction, rope.QKNormRoPEFunction, xielu.XIELUFunction,
-               cross_entropy.FusedLinearCrossEntropyFunction):  # fmt: skip
-        monkeypatch.setattr(fn, "apply", refuse)
+    for module, op in ((rmsnorm, "rms_norm_op"), (rope, "qk_norm_rope_op"), (xielu, "xielu_op"),
+                       (cross_entropy, "fused_linear_cross_entropy_op")):  # fmt: skip
+        monkeypatch.setattr(module, op, refuse)
     monkeypatch.setattr(ademamix, "ademamix_step_kernel", refuse)
     x, w = torch.randn(3, 8), torch.ones(8)
     assert torch.equal(rmsnorm.rms_norm(x, w), rmsnorm.rms_norm_reference(x, w))

@@ -24,8 +24,9 @@ import torch
 from conftest import REPO
 
 from heed.common.tokens import TOKENS_SCHEMA
+from heed.training.attention import dense_document_mask
 from heed.training.config import TrainConfig, TrainConfigError
-from heed.training.data import DataError, TokenLoader, attention_mask, check_manifest, token_files
+from heed.training.data import DataError, TokenLoader, check_manifest, token_files
 from heed.training.goldfish import TABLE_SEED, TABLE_SIZE, goldfish_mask
 from heed.training.memorization import memorization
 from heed.training.model import SIZES, ModelConfig, Transformer, greedy_continue
@@ -208,7 +209,7 @@ def test_attention_stays_inside_documents(shards) -> None:
         tokens = torch.cat([batch.input_ids, batch.targets[:, -1:]], dim=1)[:, :-1]
         # Ground truth from the tokens alone: a document begins at each BOS; padding is last.
         truth = torch.where(tokens == 0, -1, torch.cumsum(tokens == BOS, dim=1))
-        allowed = attention_mask(batch.segments)[:, 0]
+        allowed = dense_document_mask(batch.segments)[:, 0]
         seq = tokens.shape[1]
         causal = torch.ones(seq, seq, dtype=torch.bool).tril()
         same = truth[:, :, None] == truth[:, None, :]

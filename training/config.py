@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from heed.common.tables import check_table
+from heed.training.attention import BACKENDS
 from heed.training.goldfish import MODES
 from heed.training.model import SIZES, ModelConfig
 
@@ -69,11 +70,14 @@ class RunSection:
     device: str = "auto"  # auto, cpu, cuda
     precision: str = "auto"  # auto (bf16 autocast on CUDA, fp32 on CPU), bf16, fp32
     compile: bool = False
+    # Document masking (training/attention.py): auto (flex on CUDA, dense on the CPU), dense,
+    # flex, varlen.
+    attention: str = "auto"
     fsdp: str = "auto"  # auto (FSDP2 for the 1b and 8b sizes on several ranks), on, off
     seed: int = 0  # model initialisation
     log_every: int = 10
     eval_every: int = 100  # 0: only at the end
-    checkpoint_every: int = 100  # 0: only at the end
+    checkpoint_every: int = 100  # 0: only at the end; -1: never (benchmarks)
     keep_checkpoints: int = 2
 
 
@@ -128,12 +132,15 @@ class TrainConfig:
             raise TrainConfigError(f"optim.betas: {self.optim.name} takes 3 (or 2 for adamw)")
         if not 0 <= self.schedule.cooldown <= 1:
             raise TrainConfigError("schedule.cooldown is a fraction of the steps, in [0, 1]")
+        if self.run.checkpoint_every < -1:
+            raise TrainConfigError("run.checkpoint_every: -1 (never), 0 (at the end) or a step")
         if self.schedule.steps < 1 or self.data.seq_len < 1 or self.data.micro_batch_size < 1:
             raise TrainConfigError("schedule.steps, data.seq_len, micro_batch_size must be ≥ 1")
         for key, choices in (
             ("device", ("auto", "cpu", "cuda")),
             ("precision", ("auto", "bf16", "fp32")),
             ("fsdp", ("auto", "on", "off")),
+            ("attention", BACKENDS),
         ):
             if getattr(self.run, key) not in choices:
                 raise TrainConfigError(f"run.{key} {getattr(self.run, key)!r}: one of {choices}")

@@ -17,11 +17,11 @@ build between them. The state (per stream: epoch, unit, document, token offset) 
 global stream id, so a checkpoint can resume on another number of ranks that divides S.
 
 Documents stay apart. Every window carries per-token segment ids (one per document piece in
-the window) and positions that restart at 0 at each piece; the model's attention mask allows
-a token to see only earlier tokens of its own segment. A target that begins a new document (the
-BOS after an EOS) gets weight 0: it would be predicted across the boundary. The Goldfish mask
-(training/goldfish.py) is applied to each row's targets here, in the loader, and ends up in
-the per-token loss weights with the padding.
+the window) and positions that restart at 0 at each piece; the model's attention lets a token
+see only earlier tokens of its own segment (training/attention.py). A target that begins a new
+document (the BOS after an EOS) gets weight 0: it would be predicted across the boundary.
+The Goldfish mask (training/goldfish.py) is applied to each row's targets here, in the loader,
+and ends up in the per-token loss weights with the padding.
 """
 
 from __future__ import annotations
@@ -75,7 +75,12 @@ class Batch:
     weights: torch.Tensor
 
     def to(self, device: torch.device | str) -> Batch:
-        return Batch(*(t.to(device, non_blocking=True) for t in self.tensors()))
+        """The batch on `device`. To CUDA through pinned memory: a copy from ordinary (pageable)
+        host memory waits for the GPU's queue to drain first; from pinned memory it is queued
+        like a kernel, so the host can run ahead."""
+        if torch.device(device).type == "cuda":
+            return Batch(*(t.pin_memory().to(device, non_blocking=True) for t in self.tensors()))
+        return Batch(*(t.to(device) for t in self.tensors()))
 
     def tensors(self) -> tuple[torch.Tensor, ...]:
         return (self.input_ids, self.targets, self.segments, self.positions, self.weights)
@@ -84,14 +89,6 @@ class Batch:
     def kept(self) -> torch.Tensor:
         """How many targets count in the loss."""
         return self.weights.sum()
-
-
-def attention_mask(segments: torch.Tensor) -> torch.Tensor:
-    """(B, 1, T, T) bool, True where query i may attend to key j: same segment and j ≤ i."""
-    seq = segments.shape[-1]
-    causal = torch.ones(seq, seq, dtype=torch.bool, device=segments.device).tril()
-    same = segments[:, :, None] == segments[:, None, :]
-    return (same & causal)[:, None]
 
 
 def token_files(paths: str | Path | Sequence[str | Path]) -> list[Path]:

@@ -13,9 +13,10 @@ the CPU, so this one file trains on both. The loss is the fused linear cross-ent
 loader's per-token weights (Goldfish mask, padding, document starts), i.e. the mean over the
 targets that are kept; the N × V logits are never materialised on the GPU.
 
-Attention sees only earlier tokens of the same document: the loader's segment ids become a
-block-diagonal causal mask for `scaled_dot_product_attention`, and positions restart at each
-document, so packing many documents into one row is the same as running each alone.
+Attention sees only earlier tokens of the same document (training/attention.py): the loader's
+segment ids become FlexAttention's block mask on the GPU and a dense block-diagonal causal mask
+on the CPU, and positions restart at each document, so packing many documents into one row is
+the same as running each alone.
 """
 
 from __future__ import annotations
@@ -25,14 +26,13 @@ from dataclasses import asdict, dataclass, fields, replace
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from heed.kernels.cross_entropy import fused_linear_cross_entropy
 from heed.kernels.rmsnorm import RMSNorm
 from heed.kernels.rope import QKNormRoPE
 from heed.kernels.xielu import ALPHA_INIT, BETA, XIELU, softplus_inverse
-from heed.training.data import attention_mask
+from heed.training.attention import DocumentMask, document_attention, document_mask, resolve_backend
 
 VOCAB = 131_072  # Mistral-Nemo tekken (DESIGN.md, "Tokenizer")
 
@@ -98,40 +98,34 @@ SIZES: dict[str, ModelConfig] = {
 class Attention(nn.Module):
     """GQA self-attention with QK-norm and RoPE, masked to each token's own document."""
 
-    def __init__(self, config: ModelConfig) -> None:
+    def __init__(self, config: ModelConfig, use_kernels: bool | None = None) -> None:
         super().__init__()
         self.heads, self.kv_heads, self.head_dim = config.heads, config.kv_heads, config.head_dim
         self.wq = nn.Linear(config.hidden, config.heads * config.head_dim, bias=False)
         self.wk = nn.Linear(config.hidden, config.kv_heads * config.head_dim, bias=False)
         self.wv = nn.Linear(config.hidden, config.kv_heads * config.head_dim, bias=False)
         self.wo = nn.Linear(config.heads * config.head_dim, config.hidden, bias=False)
-        self.qk_norm_rope = QKNormRoPE(config.head_dim, config.rope_theta, config.norm_eps)
+        self.qk_norm_rope = QKNormRoPE(
+            config.head_dim, config.rope_theta, config.norm_eps, use_kernel=use_kernels
+        )
 
-    def forward(self, x: torch.Tensor, positions: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, positions: torch.Tensor, mask: DocumentMask) -> torch.Tensor:
         batch, seq, _ = x.shape
         q = self.wq(x).view(batch, seq, self.heads, self.head_dim)
         k = self.wk(x).view(batch, seq, self.kv_heads, self.head_dim)
         v = self.wv(x).view(batch, seq, self.kv_heads, self.head_dim)
         q, k = self.qk_norm_rope(q, k, positions)  # (B, T, H, D), norm then rotation
-        # SDPA wants (B, H, T, D); enable_gqa lets each kv head serve heads/kv_heads q heads
-        # without copying it. The mask is boolean: True = may attend.
-        y = F.scaled_dot_product_attention(
-            q.transpose(1, 2),
-            k.transpose(1, 2),
-            v.transpose(1, 2),
-            attn_mask=mask,
-            enable_gqa=self.heads != self.kv_heads,
-        )
-        return self.wo(y.transpose(1, 2).reshape(batch, seq, self.heads * self.head_dim))
+        y = document_attention(q, k, v, mask)  # each kv head serves heads/kv_heads q heads
+        return self.wo(y.reshape(batch, seq, self.heads * self.head_dim))
 
 
 class MLP(nn.Module):
     """Non-gated: up → xIELU (two learnable scalars per layer) → down."""
 
-    def __init__(self, config: ModelConfig) -> None:
+    def __init__(self, config: ModelConfig, use_kernels: bool | None = None) -> None:
         super().__init__()
         self.up = nn.Linear(config.hidden, config.mlp, bias=False)
-        self.act = XIELU()
+        self.act = XIELU(use_kernel=use_kernels)
         self.down = nn.Linear(config.mlp, config.hidden, bias=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -139,27 +133,40 @@ class MLP(nn.Module):
 
 
 class Block(nn.Module):
-    def __init__(self, config: ModelConfig) -> None:
+    def __init__(self, config: ModelConfig, use_kernels: bool | None = None) -> None:
         super().__init__()
-        self.attn_norm = RMSNorm(config.hidden, config.norm_eps)
-        self.attn = Attention(config)
-        self.mlp_norm = RMSNorm(config.hidden, config.norm_eps)
-        self.mlp = MLP(config)
+        self.attn_norm = RMSNorm(config.hidden, config.norm_eps, use_kernel=use_kernels)
+        self.attn = Attention(config, use_kernels)
+        self.mlp_norm = RMSNorm(config.hidden, config.norm_eps, use_kernel=use_kernels)
+        self.mlp = MLP(config, use_kernels)
 
-    def forward(self, x: torch.Tensor, positions: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, positions: torch.Tensor, mask: DocumentMask) -> torch.Tensor:
         x = x + self.attn(self.attn_norm(x), positions, mask)
         return x + self.mlp(self.mlp_norm(x))
 
 
 class Transformer(nn.Module):
-    """The whole model. `forward` returns the weighted mean loss when given targets."""
+    """The whole model. `forward` returns the weighted mean loss when given targets.
 
-    def __init__(self, config: ModelConfig, seed: int = 0) -> None:
+    attention: the backend that keeps documents apart (training/attention.py; "auto": flex
+    on CUDA, dense elsewhere). use_kernels: None runs the Triton kernels on CUDA and their
+    references elsewhere; True insists on the kernels (the interpreter in tests).
+    """
+
+    def __init__(
+        self,
+        config: ModelConfig,
+        seed: int = 0,
+        *,
+        attention: str = "auto",
+        use_kernels: bool | None = None,
+    ) -> None:
         super().__init__()
-        self.config = config
+        resolve_backend(attention, torch.device("cpu"))  # an unknown name fails here
+        self.config, self.attention, self.use_kernels = config, attention, use_kernels
         self.embed = nn.Embedding(config.vocab_size, config.hidden)
-        self.blocks = nn.ModuleList(Block(config) for _ in range(config.layers))
-        self.norm = RMSNorm(config.hidden, config.norm_eps)
+        self.blocks = nn.ModuleList(Block(config, use_kernels) for _ in range(config.layers))
+        self.norm = RMSNorm(config.hidden, config.norm_eps, use_kernel=use_kernels)
         self.lm_head = nn.Linear(config.hidden, config.vocab_size, bias=False)
         self.reset_parameters(seed)
 
@@ -197,10 +204,16 @@ class Transformer(nn.Module):
         return n if embedding else n - self.embed.weight.numel()
 
     def hidden_states(
-        self, input_ids: torch.Tensor, positions: torch.Tensor, segments: torch.Tensor
+        self,
+        input_ids: torch.Tensor,
+        positions: torch.Tensor,
+        segments: torch.Tensor,
+        attention: str | None = None,
     ) -> torch.Tensor:
-        """The final normalised hidden states (B, T, H)."""
-        mask = attention_mask(segments)
+        """The final normalised hidden states (B, T, H); `attention` overrides the model's
+        backend for this call."""
+        # Built once per batch, shared by every layer.
+        mask = document_mask(segments, attention or self.attention)
         x = self.embed(input_ids)
         for block in self.blocks:
             x = block(x, positions, mask)
@@ -215,10 +228,13 @@ class Transformer(nn.Module):
         weights: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """With targets: sum(w · CE) / sum(w) over the batch (0 if nothing is kept).
-        Without: the logits of the last position of each row (B, V), for decoding."""
-        h = self.hidden_states(input_ids, positions, segments)
+        Without: the logits of the last position of each row (B, V), for decoding, with the
+        dense mask (decoding grows the sequence by one each step, which would compile flex's
+        kernel anew each time)."""
         if targets is None:
+            h = self.hidden_states(input_ids, positions, segments, attention="dense")
             return self.lm_head(h[:, -1])
+        h = self.hidden_states(input_ids, positions, segments)
         # The fused loss runs outside autocast on explicit dtypes: under bf16 autocast the
         # hidden states and the head meet in bf16 (the kernel accumulates in fp32), and the
         # head's fp32 master weight gets its gradient through the cast.
@@ -227,7 +243,9 @@ class Transformer(nn.Module):
         with torch.autocast(h.device.type, enabled=False):
             if dtype is not None:
                 h, weight = h.to(dtype), weight.to(dtype)
-            return fused_linear_cross_entropy(h, weight, targets, weights)
+            return fused_linear_cross_entropy(
+                h, weight, targets, weights, use_kernel=self.use_kernels
+            )
 
 
 @torch.no_grad()

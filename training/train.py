@@ -39,35 +39,13 @@ from heed.common.files import write_atomic
 from heed.training.config import TrainConfig, TrainConfigError
 from heed.training.data import Batch, TokenLoader, merge_states, token_files
 from heed.training.data import check_manifest as check_token_manifest
+from heed.training.flops import attention_pairs, peak_flops, step_flops
 from heed.training.model import Transformer
 from heed.training.optim import build_optimizer, wsd_lr
 
 CHECKPOINTS = "checkpoints"
 LATEST = "latest"
 METRICS = "metrics.jsonl"
-
-# Dense bf16 tensor-core peak per device (FLOP/s), by a substring of the CUDA device name;
-# the first match wins, so the specific names come first. Vendors' datasheets, no sparsity.
-PEAK_FLOPS = [
-    ("H100 PCIe", 756e12),
-    ("H100 NVL", 835e12),
-    ("H100", 989e12),
-    ("H200", 989e12),
-    ("GH200", 989e12),
-    ("B200", 2250e12),
-    ("A100", 312e12),
-    ("L40S", 362e12),
-    ("A10G", 70e12),
-    ("MI300X", 1307e12),
-]
-
-
-def peak_flops(device: torch.device) -> float | None:
-    """The device's dense bf16 peak, or None (CPU, or a device not in the table)."""
-    if device.type != "cuda":
-        return None
-    name = torch.cuda.get_device_name(device)
-    return next((flops for key, flops in PEAK_FLOPS if key in name), None)
 
 
 @dataclass
@@ -148,11 +126,12 @@ def build_model(config: TrainConfig, runtime: Runtime, dtype: torch.dtype | None
     initialised: an 8B model never exists whole on one rank.
     """
     with torch.device("meta"):
-        model = Transformer(config.model_config())
+        model = Transformer(config.model_config(), attention=config.run.attention)
     fsdp = use_fsdp(config, runtime)
     if config.run.compile:
-        # Per block, in place (state_dict keys unchanged); the kernels' autograd Functions
-        # are opaque to the compiler and run as they are.
+        # Per block, in place (state_dict keys unchanged): every block has the same code and
+        # shapes, so they share one compiled graph. The kernels are custom ops, one node each
+        # in it; FlexAttention's kernel is generated here.
         for block in model.blocks:
             block.compile()
     if fsdp:
@@ -194,12 +173,14 @@ def train_step(
     runtime: Runtime,
     dtype: torch.dtype | None,
     clip: float,
-) -> tuple[float, float, float]:
-    """One optimizer step over this rank's micro-batches; returns (loss, grad norm, kept).
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """One optimizer step over this rank's micro-batches; returns (loss, grad norm, kept)
+    as 0-dim tensors on the device, so that nothing here waits for the GPU.
 
     The loss is the mean over the kept targets of the global batch (see the module doc).
     """
-    kept = [b.kept.to(runtime.device) for b in batches]
+    batches = [b.to(runtime.device) for b in batches]  # all copies queued up front
+    kept = [b.kept for b in batches]
     total = all_sum(torch.stack(kept).sum(), runtime)
     denominator = total.clamp(min=1)
     loss_sum = torch.zeros((), device=runtime.device)
@@ -213,7 +194,7 @@ def train_step(
             sync = model.no_sync()
         else:
             sync = contextlib.nullcontext()
-        b = batch.to(runtime.device)
+        b = batch
         with sync, torch.autocast(runtime.device.type, dtype=dtype, enabled=dtype is not None):
             mean = model(b.input_ids, b.positions, b.segments, b.targets, b.weights)
             # DDP and FSDP average gradients over ranks: × world undoes it, so the summed
@@ -229,7 +210,7 @@ def train_step(
     optimizer.step()
     optimizer.zero_grad(set_to_none=True)
     norm = norm.full_tensor() if hasattr(norm, "full_tensor") else norm
-    return float(loss), float(norm), float(total)
+    return loss, norm, total
 
 
 @torch.no_grad()
@@ -516,7 +497,9 @@ def train(
         _log(runtime, f"step {0:>6} | eval loss {start_loss:.4f}")
         if metrics is not None:
             metrics.write(json.dumps({"step": 0, "eval_loss": start_loss}) + "\n")
-    window_start, window_tokens, window_losses = time.perf_counter(), 0, []
+    layers, heads, head_dim = model_config.layers, model_config.heads, model_config.head_dim
+    pending: list[dict[str, Any]] = []  # steps whose loss (a GPU tensor) is not read yet
+    window_start, window_tokens, window_pairs, window_losses = time.perf_counter(), 0, 0, []
     try:
         while step < min(steps, last_stop):
             lr = wsd_lr(
@@ -529,55 +512,83 @@ def train(
             if on_batch is not None:
                 for i, batch in enumerate(batches):
                     on_batch(step + 1, i, batch)
+            window_pairs += sum(attention_pairs(b.segments) for b in batches)
             loss, norm, kept = train_step(model, optimizer, batches, runtime, dtype, opt.clip)
             step += 1
             window_tokens += tokens_per_step
-            window_losses.append(loss)
-            if not math.isfinite(loss):
-                raise FloatingPointError(f"step {step}: loss {loss}")
-            record = {
-                "step": step,
-                "loss": loss,
-                "lr": lr,
-                "grad_norm": norm,
-                "kept": kept / tokens_per_step,
-            }
-            if step % config.run.log_every == 0 or step == last_stop or step == 1:
+            pending.append({"step": step, "loss": loss, "lr": lr, "grad_norm": norm, "kept": kept})
+            every_log, every_eval = config.run.log_every, config.run.eval_every
+            every_checkpoint = config.run.checkpoint_every
+            log_now = step % every_log == 0 or step == last_stop or step == 1
+            eval_now = bool(eval_files) and (
+                (every_eval and step % every_eval == 0) or step == steps
+            )
+            checkpoint_now = every_checkpoint >= 0 and (
+                (every_checkpoint and step % every_checkpoint == 0) or step in (steps, last_stop)
+            )
+            if not (log_now or eval_now or checkpoint_now):
+                continue
+            # Reading the losses waits for the GPU: once per log line, not once per step, so
+            # that the host can queue the next step's work while the GPU runs this one.
+            records = [_read(r, tokens_per_step) for r in pending]
+            pending.clear()
+            window_losses += [r["loss"] for r in records]
+            record = records[-1]
+            if log_now:
                 if runtime.device.type == "cuda":
                     torch.cuda.synchronize()
                 elapsed = time.perf_counter() - window_start
                 rate = window_tokens / elapsed
+                pairs = float(all_sum(torch.tensor(float(window_pairs), device=runtime.device),
+                                      runtime))  # fmt: skip
+                flops = step_flops(n_params, layers, heads, head_dim, window_tokens, pairs)
                 record["tokens_per_s"] = rate
-                mfu = 6 * n_params * rate / (peak * world) if peak else None
+                record["tflops_per_device"] = flops / elapsed / world / 1e12
+                mfu = flops / elapsed / (peak * world) if peak else None
                 record["mfu"] = mfu
+                if runtime.device.type == "cuda":
+                    record["max_memory_gib"] = torch.cuda.max_memory_allocated() / 2**30
                 # The mean since the last line: one small batch's loss is a noisy figure.
                 mean = sum(window_losses) / len(window_losses)
                 _log(
                     runtime,
                     f"step {step:>6}/{steps} | loss {mean:.4f} | lr {lr:.2e} | gnorm "
-                    f"{norm:.3f} | {rate:,.0f} tok/s | MFU "
+                    f"{record['grad_norm']:.3f} | {rate:,.0f} tok/s | MFU "
                     f"{f'{100 * mfu:.1f}%' if mfu is not None else 'n/a'} | kept "
-                    f"{100 * kept / tokens_per_step:.1f}%",
+                    f"{100 * record['kept']:.1f}%",
                 )
-                window_start, window_tokens, window_losses = time.perf_counter(), 0, []
-            every = config.run.eval_every
-            if eval_files and ((every and step % every == 0) or step == steps):
+                window_start, window_tokens, window_pairs = time.perf_counter(), 0, 0
+                window_losses = []
+            if eval_now:
                 record["eval_loss"] = evaluate(model, eval_files, config, runtime, dtype)
                 _log(runtime, f"step {step:>6} | eval loss {record['eval_loss']:.4f}")
                 window_start = time.perf_counter()
-            every = config.run.checkpoint_every
-            if (every and step % every == 0) or step in (steps, last_stop):
+            if checkpoint_now:
                 path = save_checkpoint(out, step, model, optimizer, loader, config, runtime, fsdp)
                 _log(runtime, f"step {step:>6} | checkpoint {path}")
                 window_start = time.perf_counter()
-            history.append(record)
+            history.extend(records)
             if metrics is not None:
-                metrics.write(json.dumps(record) + "\n")
+                for r in records:
+                    metrics.write(json.dumps(r) + "\n")
                 metrics.flush()
     finally:
         if metrics is not None:
             metrics.close()
     return history
+
+
+def _read(record: dict[str, Any], tokens_per_step: int) -> dict[str, Any]:
+    """A step's record with its tensors read as numbers; a non-finite loss stops the run."""
+    loss = float(record["loss"])
+    if not math.isfinite(loss):
+        raise FloatingPointError(f"step {record['step']}: loss {loss}")
+    return {
+        **record,
+        "loss": loss,
+        "grad_norm": float(record["grad_norm"]),
+        "kept": float(record["kept"]) / tokens_per_step,
+    }
 
 
 def main_train(config_path: str, *, resume: bool = False, stop_after: int | None = None) -> int:
