@@ -2,8 +2,9 @@
 (and the transcripts it shows are what heed prints) or is covered by a named test.
 
 Blocks run in document order in a working folder laid out like a checkout after `make corpus`:
-`sample/` and `configs/` from the repository, `out/sample/` from a real run, and the files the
-README asks the reader to bring (`labels.tsv`, `held-out.tsv`, `LABELS.tsv`).
+`sample/`, `configs/` and `tests/` (its gold sets) from the repository, `out/sample/` from a
+real run, and the files the README asks the reader to bring (`labels.tsv`, `held-out.tsv`,
+`LABELS.tsv`).
 """
 
 from __future__ import annotations
@@ -87,7 +88,7 @@ def covered_by(command: str) -> str | None:
 def workdir(tmp_path_factory, local_run: Path) -> Path:
     """A checkout as the README's reader has it after `make corpus`."""
     work = tmp_path_factory.mktemp("readme")
-    for name in ("sample", "configs"):
+    for name in ("sample", "configs", "tests"):
         (work / name).symlink_to(REPO / name)
     shutil.copytree(local_run, work / "out" / "sample")
     for name, seed, count in (("labels.tsv", 1, 400), ("held-out.tsv", 2, 100),

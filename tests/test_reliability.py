@@ -282,7 +282,13 @@ def test_bad_input_holds_with_the_resiliparse_extractor(crawls: Crawls, tmp_path
     expected["binary_as_html"] = ("dropped", "language", "low_language_score")
     del expected["slow_page"]
     landed, _, _ = _check_bad_run(
-        crawls, outs["bad"], proc.stderr, proc.returncode, outs["clean"], expected, ("slow_page",)
+        crawls,
+        outs["bad"],
+        proc.stdout + proc.stderr,
+        proc.returncode,
+        outs["clean"],
+        expected,
+        ("slow_page",),
     )
     assert not landed["slow_page"].startswith(("error:", "dropped:extract:")), landed
 
@@ -290,7 +296,7 @@ def test_bad_input_holds_with_the_resiliparse_extractor(crawls: Crawls, tmp_path
 def _check_bad_run(
     crawls: Crawls,
     out: Path,
-    stderr: str,
+    printed: str,
     code: int,
     clean_out: Path,
     expected: dict[str, tuple[str, str | None, str | None]],
@@ -300,7 +306,7 @@ def _check_bad_run(
     error), the unreadable shard failed alone, and every good record as in the clean run;
     (outcome by kind, good ids, good ids judged otherwise)."""
     unreadable = crawls.planted["unreadable_shard"]
-    assert code == 1 and "1 FAILED" in stderr and unreadable in stderr
+    assert code == 1 and "1 FAILED" in printed and unreadable in printed
     failure = json.loads((out / "failed" / "part-00002.json").read_text())
     assert failure["shard"] == unreadable and failure["error"].startswith("NotAWarc: ")
     assert sorted(p.name for p in (out / "markers").iterdir()) == [
