@@ -217,9 +217,9 @@ def _cluster_sizes(out: Path) -> dict[str, int] | None:
     dataset = audit_dataset(out)
     if "dedup_cluster_size" not in dataset.schema.names:
         return None
-    sizes = dataset.to_table(
-        columns=["dedup_cluster_size"], filter=pc.field("status") == "kept"
-    )["dedup_cluster_size"]
+    sizes = dataset.to_table(columns=["dedup_cluster_size"], filter=pc.field("status") == "kept")[
+        "dedup_cluster_size"
+    ]
     values = np.asarray(sizes.fill_null(0).to_numpy(zero_copy_only=False))
     found = {}
     for low, high in CLUSTER_SIZES:

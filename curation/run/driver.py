@@ -32,9 +32,17 @@ from heed.curation.output import (
 )
 from heed.curation.pipeline import Pipeline
 from heed.curation.run import calibrate
-from heed.curation.run.executors import Executor, Progress, TaskFailure, TaskTools, make_executor
+from heed.curation.run.executors import (
+    Executor,
+    Progress,
+    TaskFailure,
+    TaskRunner,
+    TasksFailed,
+    TaskTools,
+    make_executor,
+)
 from heed.curation.run.manifest import build_manifest, write_manifest
-from heed.curation.run.phases import CorpusStepFailed, Phase, plan_phases, run_corpus_step
+from heed.curation.run.phases import Phase, plan_phases, run_corpus_step
 from heed.curation.run.shard import Outcome, ShardResult, process_shard
 
 log = logging.getLogger(__name__)
@@ -165,7 +173,7 @@ class CorpusRun:
         )
         out.mkdir(parents=True, exist_ok=True)
         pipeline = Pipeline(config)
-        pipeline.prepare(pipeline.context(out))
+        pipeline.prepare(pipeline.context(out, TaskRunner(self.executor, self.progress)))
         phases = plan_phases(pipeline)
         final = phases[-1]
         finished = {s.index: read_marker(out, s.part) for s in shards}
@@ -193,7 +201,7 @@ class CorpusRun:
                 parts = [s.part for s in shards]
                 try:
                     run_corpus_step(pipeline, phase, out, parts, self.executor, self.progress)
-                except CorpusStepFailed as exc:
+                except TasksFailed as exc:
                     failed["(corpus step)"] = str(exc)
                     break
             shards_now = todo if phase.final else self._needing(phase, shards)

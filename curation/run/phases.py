@@ -16,7 +16,6 @@ import hashlib
 import itertools
 import json
 import shutil
-from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -27,7 +26,7 @@ from heed.common.files import write_atomic, write_json_atomic
 from heed.curation.config import PipelineConfig
 from heed.curation.output import RECORDS, phase_folder
 from heed.curation.pipeline import Pipeline, stages_digest
-from heed.curation.run.executors import Executor, Progress, TaskFailure, TaskTools
+from heed.curation.run.executors import Executor, Progress, TaskRunner
 
 STEP_KEY = "key"  # what the step's files were made from (a digest), written first
 STEP_MARKER = "done.json"  # written last
@@ -80,11 +79,7 @@ def plan_phases(pipeline: Pipeline) -> list[Phase]:
     return phases
 
 
-class CorpusStepFailed(RuntimeError):
-    """A task of a corpus step failed; the step carries on from its files when run again."""
-
-
-class CorpusStepRun:
+class CorpusStepRun(TaskRunner):
     """What a corpus-level stage's `corpus_step` is given (heed.curation.stage.CorpusStep)."""
 
     def __init__(
@@ -94,38 +89,8 @@ class CorpusStepRun:
         executor: Executor[Any, Any],
         progress: Progress,
     ) -> None:
+        super().__init__(executor, progress)
         self.folder, self.inputs = folder, inputs
-        self.executor, self.progress = executor, progress
-
-    def map(self, task: Callable[[Any], Any], items: Sequence[Any], name: str) -> list[Any]:
-        if not items:
-            return []
-        self.progress.begin(f"{name} tasks", len(items))
-        try:
-            done = self.executor.map(_plain(task), items, self.progress, name=name)
-        finally:
-            self.progress.end()
-        failed = [(item, result) for item, result in done if isinstance(result, TaskFailure)]
-        if failed:
-            item, failure = failed[0]
-            raise CorpusStepFailed(
-                f"{len(failed)} {name} task(s) failed, first {item}: {failure.error}"
-            )
-        return [result for _, result in done]
-
-
-def _plain(task: Callable[[Any], Any]) -> Callable[[Any, TaskTools], Any]:
-    return _PlainTask(task)
-
-
-class _PlainTask:
-    """A corpus step's `task(item)` as an executor's `task(item, tools)` (picklable)."""
-
-    def __init__(self, task: Callable[[Any], Any]) -> None:
-        self.task = task
-
-    def __call__(self, item: Any, tools: TaskTools) -> Any:
-        return self.task(item)
 
 
 def run_corpus_step(
