@@ -7,6 +7,9 @@ OUT/audit/part-NNNNN.parquet       one row per response record read: kept, dropp
 OUT/markers/part-NNNNN.json        completion marker: written last, its presence = shard done
 OUT/failed/part-NNNNN.json         a shard that failed (its error), until a run finishes it
 OUT/manifest.json                  config, versions, model hashes, inputs with checksums
+OUT/before-STAGE/                  with a corpus-level stage (dedup): every record of each shard
+  records/part-NNNNN.parquet       as the stages before STAGE left it (the text of kept ones),
+  markers/part-NNNNN.json          what the run goes on from after STAGE's corpus step
 ```
 Each file is written under a hidden temporary name and renamed into place; the marker comes
 after all three, so a shard without a marker is redone from scratch on the next run. A file
@@ -19,6 +22,7 @@ import contextlib
 import json
 import os
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +31,7 @@ import pyarrow.parquet as pq
 
 from heed.common.files import fsync_file, sha256_file, write_json_atomic
 from heed.common.tokens import TOKENS_SCHEMA
-from heed.curation.document import Document
+from heed.curation.document import Document, Status
 
 KINDS = ("documents", "tokens", "audit")
 MARKERS = "markers"
@@ -61,11 +65,21 @@ DOCUMENT_ATTRIBUTES = frozenset(
 )
 
 
+# Between phases: every record as the stages so far left it.
+RECORDS = "records"
+PHASE_FIELDS = [*AUDIT_FIELDS, pa.field("warc_date", pa.string()), pa.field("text", pa.string())]
+
+
+def phase_folder(out: Path, stage: str) -> Path:
+    """Where the records wait for a corpus-level stage's step: OUT/before-STAGE."""
+    return out / f"before-{stage}"
+
+
 def schemas(
     score_columns: dict[str, pa.DataType], metadata: dict[str, str] | None = None
 ) -> dict[str, pa.Schema]:
-    """The three files' schemas; `metadata` (which stages, at which versions, wrote them) goes
-    into each file's Parquet key-value metadata."""
+    """The files' schemas; `metadata` (which stages, at which versions, wrote them) goes into
+    each file's Parquet key-value metadata."""
     scores = [pa.field(name, kind) for name, kind in score_columns.items()]
     return {
         kind: schema.with_metadata(metadata or {})
@@ -73,6 +87,7 @@ def schemas(
             "documents": pa.schema([*DOCUMENT_FIELDS, *scores, pa.field("text", pa.string())]),
             "tokens": TOKENS_SCHEMA,
             "audit": pa.schema([*AUDIT_FIELDS, *scores]),
+            RECORDS: pa.schema([*PHASE_FIELDS, *scores]),
         }.items()
     }
 
@@ -95,11 +110,42 @@ def _rows(kind: str, docs: list[Document], schema: pa.Schema) -> pa.Table:
             columns[name] = [d.status.value for d in docs]
         elif name == "warc_date":
             columns[name] = [d.warc_date for d in docs]
+        elif name == "text" and kind == RECORDS:
+            columns[name] = [d.text if d.alive else None for d in docs]  # the rest is done with
         elif name in DOCUMENT_ATTRIBUTES:
             columns[name] = [getattr(d, name) for d in docs]
         else:
             columns[name] = [d.scores.get(name) for d in docs]
     return pa.table(columns, schema=schema)
+
+
+def read_records(path: Path, batch_size: int) -> Iterator[list[Document]]:
+    """The records of a phase file (see RECORDS), in their order, in batches: documents again,
+    with the status, stage, reason, detail and scores the earlier stages gave them."""
+    parquet = pq.ParquetFile(path)
+    fixed = {field.name for field in PHASE_FIELDS}
+    for batch in parquet.iter_batches(batch_size=batch_size):
+        rows = batch.to_pylist()
+        docs = []
+        for row in rows:
+            doc = Document(
+                record_id=row["record_id"],
+                url=row["url"],
+                host=row["host"],
+                crawl=row["crawl"],
+                shard=row["shard"],
+                offset=row["offset"],
+                warc_date=row["warc_date"] or "",
+                text=row["text"],
+                language=row["language"],
+                scores={k: v for k, v in row.items() if k not in fixed and v is not None},
+                status=Status(row["status"]),
+                stage=row["stage"],
+                reason=row["reason"],
+                detail=row["detail"],
+            )
+            docs.append(doc)
+        yield docs
 
 
 def marker_path(out: Path, part: str) -> Path:
@@ -133,7 +179,9 @@ def _remove_stale(final: Path) -> None:
 
 
 class ShardWriter:
-    """Streams one shard's three Parquet files batch by batch, then commits them atomically."""
+    """Streams one shard's Parquet files batch by batch, then commits them atomically: the
+    run's three (`kinds` KINDS) under `out`, or the records of a phase (`kinds` (RECORDS,))
+    under its folder."""
 
     def __init__(
         self,
@@ -141,10 +189,11 @@ class ShardWriter:
         part: str,
         score_columns: dict[str, pa.DataType],
         metadata: dict[str, str] | None = None,
+        kinds: tuple[str, ...] = KINDS,
     ) -> None:
-        self.out, self.part = out, part
+        self.out, self.part, self.kinds = out, part, kinds
         self.schemas = schemas(score_columns, metadata)
-        self.final = {kind: out / kind / f"{part}.parquet" for kind in KINDS}
+        self.final = {kind: out / kind / f"{part}.parquet" for kind in kinds}
         self.tmp = {kind: _temporary(path) for kind, path in self.final.items()}
         self.writers: dict[str, pq.ParquetWriter] = {}
         self.placed: list[Path] = []  # files this writer renamed into place
@@ -160,6 +209,10 @@ class ShardWriter:
             raise
 
     def write(self, batch: list[Document]) -> None:
+        if self.kinds != KINDS:
+            for kind in self.kinds:
+                self.writers[kind].write_table(_rows(kind, batch, self.schemas[kind]))
+            return
         kept = [d for d in batch if d.alive]
         self.writers["audit"].write_table(_rows("audit", batch, self.schemas["audit"]))
         if kept:
@@ -178,13 +231,13 @@ class ShardWriter:
             for writer in self.writers.values():
                 writer.close()
             files = {}
-            for kind in KINDS:
+            for kind in self.kinds:
                 fsync_file(self.tmp[kind])
                 files[kind] = {
                     "path": str(self.final[kind].relative_to(self.out)),
                     "sha256": sha256_file(self.tmp[kind]),
                 }
-            for kind in KINDS:
+            for kind in self.kinds:
                 os.replace(self.tmp[kind], self.final[kind])
                 self.placed.append(self.final[kind])
             marker = {**marker, "outputs": files}
@@ -192,7 +245,8 @@ class ShardWriter:
         except BaseException:
             self.abort()
             raise
-        failure_path(self.out, self.part).unlink(missing_ok=True)  # done now
+        if self.kinds == KINDS:
+            failure_path(self.out, self.part).unlink(missing_ok=True)  # done now
         return marker
 
     def abort(self) -> None:

@@ -24,7 +24,7 @@ from typing import Any
 
 from heed.curation.config import PipelineConfig
 from heed.curation.document import Document
-from heed.curation.stage import RunContext, Stage
+from heed.curation.stage import InProcess, RunContext, Stage, TaskMap
 
 
 def describe_stages(config: PipelineConfig, stages: list[Stage]) -> list[dict[str, Any]]:
@@ -103,10 +103,17 @@ class Pipeline:
     def names(self) -> list[str]:
         return [stage.name for stage in self.stages]
 
-    def context(self, out: str | Path) -> RunContext:
+    def context(self, out: str | Path, tasks: TaskMap | None = None) -> RunContext:
+        """What the stages may know of the run; `tasks` runs their driver-side work (default:
+        in this process)."""
         config = self.config
         return RunContext(
-            config.crawl_root, config.crawls[0], str(out), config.fetch, config.crawls
+            config.crawl_root,
+            config.crawls[0],
+            str(out),
+            config.fetch,
+            config.crawls,
+            tasks or InProcess(),
         )
 
     def prepare(self, context: RunContext) -> None:

@@ -25,35 +25,55 @@ STAGE_REASONS = {
 }
 
 
+class TaskMap(Protocol):
+    """Runs work as tasks of the run's executor (Ray tasks, or one after the other here)."""
+
+    def map(self, task: Callable[[Any], Any], items: Sequence[Any], name: str) -> list[Any]:
+        """`task(item)` for every item; their results in order. A task that fails raises
+        (a rerun carries on from the files the others left)."""
+        ...
+
+    def message(self, text: str) -> None:
+        """Tell the user what is being done (the command line prints it)."""
+        ...
+
+
+class InProcess:
+    """A TaskMap that runs every task here, one after the other (no executor at hand)."""
+
+    def map(self, task: Callable[[Any], Any], items: Sequence[Any], name: str) -> list[Any]:
+        return [task(item) for item in items]
+
+    def message(self, text: str) -> None:
+        log.info(text)
+
+
 @dataclass(frozen=True)
 class RunContext:
-    """What a stage may know about the run: where the crawl lives, how to read it, and where
-    outputs go. `crawls` names every crawl of a run over several (`crawl` is the first)."""
+    """What a stage may know about the run: where the crawl lives, how to read it, where
+    outputs go, and how to run work as tasks (`tasks`, on the driver). `crawls` names every
+    crawl of a run over several (`crawl` is the first)."""
 
     crawl_root: str
     crawl: str
     out: str = ""
     fetch: FetchOptions | None = None
     crawls: tuple[str, ...] = ()
+    tasks: TaskMap = dataclasses.field(default_factory=InProcess, compare=False)
 
     @property
     def all_crawls(self) -> tuple[str, ...]:
         return self.crawls or (self.crawl,)
 
 
-class CorpusStep(Protocol):
+class CorpusStep(TaskMap, Protocol):
     """What the run gives a corpus-level stage between its phases (see Stage.corpus_step)."""
 
     # The stage's own folder under the output folder (OUT/<stage name>/).
     folder: Path
     # Shard part name -> the file holding every record of that shard as the stages before
-    # this one left it (heed.curation.output.read_phase reads it).
+    # this one left it (heed.curation.output.read_records reads it).
     inputs: dict[str, Path]
-
-    def map(self, task: Callable[[Any], Any], items: Sequence[Any], name: str) -> list[Any]:
-        """`task(item)` for every item, as tasks of the run's executor; their results in
-        order. A task that fails fails the step (a rerun carries on from the files left)."""
-        ...
 
 
 @dataclass

@@ -26,7 +26,6 @@ from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
 CRAWLS = ("CC-MAIN-DEDUP-A", "CC-MAIN-DEDUP-B")
-SHARDS_PER_CRAWL = 2
 WORDS = [
     f"{a}{b}" for a in ("ka", "lo", "mi", "ne", "po", "ru", "sa", "te", "vu", "zo", "bi", "de")
     for b in ("ran", "lem", "tis", "dor", "val", "qui", "mon", "sep", "tar", "gol", "fen", "wix")
@@ -86,7 +85,7 @@ class Plan:
     groups: list[dict] = field(default_factory=list)
 
 
-def plan(seed: int = 7) -> Plan:
+def plan(seed: int = 7, unrelated: int = 48, shards: int = 2) -> Plan:
     rng = random.Random(seed)
     start = datetime(2024, 1, 1, tzinfo=UTC)
     p = Plan()
@@ -101,8 +100,8 @@ def plan(seed: int = 7) -> Plan:
 
     hosts = [f"site{i}.example" for i in range(12)]
     # Unrelated pages: every host writes several, sharing only its boilerplate.
-    for i in range(48):
-        add(i % 2, (i // 2) % 2, hosts[i % len(hosts)], f"news/{i}.html", article(rng))
+    for i in range(unrelated):
+        add(i % 2, (i // 2) % shards, hosts[i % len(hosts)], f"news/{i}.html", article(rng))
     # Exact copies: within a shard, across shards, across crawls.
     for n, places in enumerate([[(0, 0), (0, 0)], [(0, 0), (0, 1)], [(0, 1), (1, 0), (1, 1)]]):
         text = article(rng)
@@ -134,13 +133,14 @@ def plan(seed: int = 7) -> Plan:
     return p
 
 
-def write(root: Path, seed: int = 7) -> dict:
-    """The two crawls under `root`, and the truth: {"groups": [...], "records": N}."""
-    p = plan(seed)
+def write(root: Path, seed: int = 7, unrelated: int = 48, shards: int = 2) -> dict:
+    """The two crawls under `root` (`shards` each; the planted copies in the first two), and
+    the truth: {"groups": [...], "records": N}."""
+    p = plan(seed, unrelated, shards)
     ids = iter(f"<urn:uuid:00000000-0000-4000-8000-{i:012d}>" for i in range(100_000))
     for crawl in CRAWLS:
         paths = []
-        for shard in range(SHARDS_PER_CRAWL):
+        for shard in range(shards):
             rel = f"crawl-data/{crawl}/segments/1/warc/{crawl}-{shard:05d}.warc.gz"
             buffer = io.BytesIO()
             writer = WARCWriter(buffer, gzip=True)

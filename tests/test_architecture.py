@@ -33,7 +33,7 @@ MAY_IMPORT = {
 CURATION_ROOM_MAY_IMPORT = {
     "crawl": {"crawl", "errors", "document"},
     "text": {"text", "root", "crawl"},
-    "optout": {"optout", "root", "crawl", "run.executors"},
+    "optout": {"optout", "root", "crawl", "run.executors", "run.commands"},
     "audit": {"audit", "root", "crawl", "optout.robots"},
     "dedup": {"dedup", "root", "crawl"},
     "run": {"run", "root", "crawl", "audit.report", "audit.query"},

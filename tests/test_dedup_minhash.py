@@ -158,7 +158,7 @@ def test_signature_rows_and_bad_input() -> None:
         Page("short", "http://a.example/s", "2025-01-02T03:04:05Z", "en", "two words"),
         Page("klingon", "http://a.example/k", "2025-01-02", "tlh", "nuqneH " * 20),
         Page("nolang", "", "not a date", None, "a b c d e f g"),
-        Page("thai", "http://a.example/t", "2025-01-02T03:04:05+02:00", "th", SAMPLES[8]),
+        Page("thai", "http://a.example/t", "2025-01-02T03:04:05+02:00", "tha_Thai", SAMPLES[8]),
     ]
     table = signatures(pages, DedupSettings())
     assert table.schema == SIGNATURE_SCHEMA
@@ -207,7 +207,7 @@ def test_url_key_text() -> None:
         ("rows", 2.5, "rows"),
         ("near", "yes", "near"),
         ("seed", -1, "seed"),
-        ("unspaced_languages", "zh", "unspaced_languages"),
+        ("unspaced_scripts", "Hani", "unspaced_scripts"),
     ],
 )
 def test_settings_reject_bad_values(field: str, value: object, message: str) -> None:

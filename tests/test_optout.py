@@ -13,6 +13,8 @@ import pytest
 from conftest import CRAWL, SAMPLE_ROOT, output_files, run_heed
 
 import heed.curation.optout.snapshot as snapshot_module
+from heed.curation.crawl.listing import ROBOTS_LISTING, read_listing
+from heed.curation.optout.build import crawl_source
 from heed.curation.optout.robots import explain
 from heed.curation.optout.snapshot import Snapshot, bucket_of, build_snapshot, captures_from_crawl
 
@@ -31,6 +33,8 @@ def crawl_snapshot(tmp_path_factory) -> Path:
         str(out),
         "--buckets",
         "8",
+        "--executor",
+        "local",
     )
     return out
 
@@ -53,11 +57,19 @@ def test_crawl_snapshot_holds_the_latest_capture_of_every_host(crawl_snapshot: P
 
 
 def test_snapshots_are_deterministic(crawl_snapshot: Path, tmp_path: Path) -> None:
+    """The build as tasks (one per capture file, one per bucket) gives the bytes of one pass
+    over the captures in listing order, and the same on Ray with two workers."""
+    listing = read_listing(str(SAMPLE_ROOT), CRAWL, ROBOTS_LISTING)
     again = tmp_path / "again"
-    build_snapshot(
-        again, captures_from_crawl(str(SAMPLE_ROOT), CRAWL), [f"crawl:{CRAWL}"], buckets=8
-    )
+    captures = captures_from_crawl(str(SAMPLE_ROOT), CRAWL)
+    build_snapshot(again, captures, [crawl_source(CRAWL, listing.sha256)], buckets=8)
     assert output_files(again) == output_files(crawl_snapshot)
+    on_ray = tmp_path / "ray"
+    run_heed(
+        "robots", "build", "--from-crawl", CRAWL, "--crawl-root", str(SAMPLE_ROOT),
+        "--out", str(on_ray), "--buckets", "8", "--executor", "ray", "--num-cpus", "2",
+    )  # fmt: skip
+    assert output_files(on_ray) == output_files(crawl_snapshot)
 
 
 def test_lookup_reads_only_the_buckets_of_the_hosts_asked(crawl_snapshot, monkeypatch) -> None:
@@ -85,9 +97,8 @@ def test_lookup_reads_only_the_buckets_of_the_hosts_asked(crawl_snapshot, monkey
 def test_a_spilling_build_gives_the_same_snapshot(crawl_snapshot, tmp_path, monkeypatch) -> None:
     monkeypatch.setattr(snapshot_module, "SPILL_BYTES", 50_000)
     spilled = tmp_path / "spilled"
-    build_snapshot(
-        spilled, captures_from_crawl(str(SAMPLE_ROOT), CRAWL), [f"crawl:{CRAWL}"], buckets=8
-    )
+    sources = [crawl_source(CRAWL, read_listing(str(SAMPLE_ROOT), CRAWL, ROBOTS_LISTING).sha256)]
+    build_snapshot(spilled, captures_from_crawl(str(SAMPLE_ROOT), CRAWL), sources, buckets=8)
     assert output_files(spilled) == output_files(crawl_snapshot)
 
 
@@ -346,6 +357,8 @@ def test_hosts_restrict_a_snapshot(truth, tmp_path) -> None:
         str(hosts),
         "--out",
         str(tmp_path / "three"),
+        "--executor",
+        "local",
     )
     assert json.loads((tmp_path / "three" / "snapshot.json").read_text())["hosts"] == 3
     assert sorted(Snapshot(tmp_path / "three").lookup(captured)) == chosen
@@ -360,5 +373,7 @@ def test_hosts_restrict_a_snapshot(truth, tmp_path) -> None:
         CRAWL,
         "--out",
         str(tmp_path / "paged"),
+        "--executor",
+        "local",
     )
     assert sorted(Snapshot(tmp_path / "paged").lookup(captured)) == sorted(captured & pages)

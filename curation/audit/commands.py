@@ -55,6 +55,13 @@ def summary_tables(summary: dict[str, Any], top: int = 15) -> list[Table]:
             name = "(none yet)" if language == "-" else escape(language)
             matrix.add_row(name, *(f"{s['by_language'].get(language, 0):,}" for s in removing))
         tables.append(matrix)
+    if summary.get("clusters"):
+        clusters = Table(title="kept documents by the size of their duplicate cluster")
+        clusters.add_column("cluster size")
+        clusters.add_column("kept", justify="right")
+        for size, n in summary["clusters"].items():
+            clusters.add_row(size, f"{n:,}")
+        tables.append(clusters)
     for key, title in (("languages", "per language"), ("crawls", "per crawl"),
                        ("shards", "per shard")):  # fmt: skip
         table = Table(title=title)

@@ -53,9 +53,12 @@ def _value(value: Any) -> str:
     return str(value)
 
 
-def explain_row(row: dict[str, Any], stages: list[dict[str, Any]]) -> list[str]:
+def explain_row(
+    row: dict[str, Any], stages: list[dict[str, Any]], urls: dict[str, str] | None = None
+) -> list[str]:
     """Lines that walk one audit row through the stage chain: each stage's verdict with the
-    scores it recorded, the reason code's meaning, and the evidence (the detail)."""
+    scores it recorded, the reason code's meaning, and the evidence (the detail). `urls` gives
+    the URL of the document a duplicate duplicated (its `duplicate_of`)."""
     lines = [
         f"record  {row['record_id']}",
         f"url     {row['url']}",
@@ -81,7 +84,11 @@ def explain_row(row: dict[str, Any], stages: list[dict[str, Any]]) -> list[str]:
         if not reached:
             verdict = "not reached"
         elif row["stage"] == name:
-            verdict = f"{row['status']}  {row['reason']}: {row['detail']}"
+            detail = row["detail"]
+            original = row.get("duplicate_of")
+            if original and urls and original in urls:
+                detail = detail.replace(original, f"{original} ({urls[original]})", 1)
+            verdict = f"{row['status']}  {row['reason']}: {detail}"
             meaning = reason_meaning(stage, row["reason"])
             reached = False
         else:
@@ -97,7 +104,14 @@ def explain(out: str | Path, key: str) -> list[str]:
     record (what `heed audit explain` prints), in shard and offset order; [] when none."""
     out = Path(out)
     stages = stage_columns(out)
-    return ["\n".join(explain_row(row, stages)) for row in find_records(out, key)]
+    rows = find_records(out, key)
+    kept = sorted({row["duplicate_of"] for row in rows if row.get("duplicate_of")})
+    urls = {}
+    if kept:  # the copies that were kept, for the URL beside each duplicate's
+        match = pc.field("record_id").isin(kept)
+        found = audit_dataset(out).to_table(columns=["record_id", "url"], filter=match)
+        urls = dict(zip(found["record_id"].to_pylist(), found["url"].to_pylist(), strict=True))
+    return ["\n".join(explain_row(row, stages, urls)) for row in rows]
 
 
 def reason_meaning(stage: dict[str, Any], code: str) -> str | None:
@@ -186,10 +200,33 @@ def summary(out: str | Path) -> dict[str, Any]:
         "records": records,
         "status": _counts(grouped(["status"]), "status"),
         "funnel": funnel,
+        "clusters": _cluster_sizes(out),
         "languages": _by(grouped(["language", "status"]), "language", _tokens(out)),
         "crawls": _by(grouped(["crawl", "status"]), "crawl"),
         "shards": _by(grouped(["shard", "status"]), "shard"),
     }
+
+
+CLUSTER_SIZES = ((1, 1), (2, 2), (3, 5), (6, 10), (11, 100), (101, None))
+
+
+def _cluster_sizes(out: Path) -> dict[str, int] | None:
+    """Kept documents by the size of the duplicate cluster they stand for (dedup's
+    `dedup_cluster_size`; None without a dedup stage): how much a weighting by cluster size
+    would upsample."""
+    dataset = audit_dataset(out)
+    if "dedup_cluster_size" not in dataset.schema.names:
+        return None
+    sizes = dataset.to_table(columns=["dedup_cluster_size"], filter=pc.field("status") == "kept")[
+        "dedup_cluster_size"
+    ]
+    values = np.asarray(sizes.fill_null(0).to_numpy(zero_copy_only=False))
+    found = {}
+    for low, high in CLUSTER_SIZES:
+        label = str(low) if low == high else (f"{low}-{high}" if high else f"{low}+")
+        inside = (values >= low) & (values <= (high or np.iinfo(np.int64).max))
+        found[label] = int(inside.sum())
+    return found
 
 
 def _counts(rows: list[dict[str, Any]], key: str) -> dict[str, int]:

@@ -380,7 +380,7 @@ def _header(out_summary: dict[str, Any], manifest: dict[str, Any] | None) -> str
         config = manifest.get("config", {})
         totals = manifest.get("totals", {})
         items += [
-            ("crawl", _e(config.get("crawl"))),
+            ("crawl", _e(_crawls(config.get("crawl")))),
             ("config", _e(config.get("name"))),
             ("records", _e(_n(totals.get("records", out_summary["records"])))),
             ("kept", _e(_n(status.get("kept", 0)))),
@@ -461,6 +461,28 @@ def _funnel(out_summary: dict[str, Any]) -> str:
             {1, 2, 3, 4},
             ' id="funnel"',
         )
+    )
+
+
+def _duplicates(out_summary: dict[str, Any]) -> str:
+    """Removals by kind of duplicate and language, and the kept documents by cluster size."""
+    clusters = out_summary.get("clusters")
+    step = next((s for s in out_summary["funnel"] if s["stage"] == "dedup"), None)
+    if clusters is None or step is None:
+        return ""
+    kinds = [[reason, n] for reason, n in sorted(step["dropped"].items())]
+    languages = [[lang, n] for lang, n in step["by_language"].items()]
+    sizes = [(size, {"kept": n}) for size, n in clusters.items()]
+    return (
+        "<h2>Duplicates</h2>"
+        '<p class="note">Removed by dedup, by kind and by language; kept documents by the size '
+        "of the duplicate cluster each stands for (dedup_cluster_size).</p>"
+        '<div class="grid"><div>'
+        + _table(["kind", "removed"], kinds, {1})
+        + _table(["language", "removed"], languages, {1})
+        + "</div><figure><figcaption>kept documents by cluster size</figcaption>"
+        + _bar_chart(sizes, [("kept", STATUS_COLOURS["kept"])])
+        + "</figure></div>"
     )
 
 
@@ -664,6 +686,11 @@ def _sources(out_summary: dict[str, Any], manifest: dict[str, Any] | None) -> st
     return text
 
 
+def _crawls(crawl: str | list[str] | None) -> str:
+    """A config's crawl, or its crawls, as text."""
+    return ", ".join(crawl) if isinstance(crawl, list) else str(crawl or "")
+
+
 def render_report(out: Path) -> str:
     """The whole HTML page for the output folder `out` (FileNotFoundError without an audit)."""
     out = Path(out)
@@ -675,11 +702,12 @@ def render_report(out: Path) -> str:
     title = "heed report"
     if manifest is not None:
         config = manifest.get("config", {})
-        title = f"heed report: {config.get('name', '')} {config.get('crawl', '')}".strip()
+        title = f"heed report: {config.get('name', '')} {_crawls(config.get('crawl'))}".strip()
     body = [
         _header(out_summary, manifest),
         _funnel(out_summary),
         _languages(out_summary),
+        _duplicates(out_summary),
         _scores(dataset, _thresholds(manifest), manifest is not None),
         _optout(out),
         _error_section(dataset),

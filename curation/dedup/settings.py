@@ -10,10 +10,12 @@ from typing import Any
 
 KEEP_RULES = ("earliest", "latest")
 SCOPES = ("language", "global")
-# Scripts written without spaces between words: their n-grams are of characters, not words
-# (fastText language codes, as heed's language ID gives them). Chinese, Japanese, Thai, Lao,
-# Khmer, Burmese and Tibetan.
-UNSPACED_LANGUAGES = ["zh", "ja", "th", "lo", "km", "my", "bo", "wuu", "yue"]
+# Scripts written without spaces between words (ISO 15924, as the script part of heed's
+# language labels: cmn_Hani, jpn_Jpan, tha_Thai): their n-grams are of characters, not words.
+# Chinese (Han, simplified and traditional), Japanese (and its kana), Thai, Lao, Khmer, Burmese,
+# Tibetan.
+UNSPACED_SCRIPTS = ["Hani", "Hans", "Hant", "Jpan", "Hira", "Kana", "Thai", "Laoo", "Khmr", "Mymr",
+                    "Tibt"]  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -42,7 +44,7 @@ class DedupSettings:
     rows: int = 8
     seed: int = 1
     # Unspaced scripts use n-grams of characters instead of words.
-    unspaced_languages: list[str] = field(default_factory=lambda: list(UNSPACED_LANGUAGES))
+    unspaced_scripts: list[str] = field(default_factory=lambda: list(UNSPACED_SCRIPTS))
     ngram_chars: int = 5
     # Hash partitions of each shuffle: more partitions, less memory per task. Changes no
     # output, so describe() leaves it out.
@@ -74,14 +76,15 @@ class DedupSettings:
         seed = self.seed
         if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**32:
             raise ValueError(f"dedup.seed must be an integer in [0, 2**32), not {seed!r}")
-        languages = self.unspaced_languages
-        if not isinstance(languages, list | tuple) or not all(
-            isinstance(code, str) and code for code in languages
+        scripts = self.unspaced_scripts
+        if not isinstance(scripts, list | tuple) or not all(
+            isinstance(code, str) and code for code in scripts
         ):
             raise ValueError(
-                f"dedup.unspaced_languages must be a list of language codes, not {languages!r}"
+                f"dedup.unspaced_scripts must be a list of script codes (Hani, Thai), not "
+                f"{scripts!r}"
             )
-        object.__setattr__(self, "unspaced_languages", sorted(set(languages)))
+        object.__setattr__(self, "unspaced_scripts", sorted(set(scripts)))
 
     @property
     def permutations(self) -> int:
@@ -100,7 +103,8 @@ class DedupSettings:
             "settings": settings,
             "text_normalisation": "datatrove simplify_text defaults: lower case, numbers -> 0, "
             "punctuation -> space, whitespace collapsed, accents (NFD marks) removed",
-            "words": "the normalised text split on spaces; unspaced languages: characters, "
+            "words": "the normalised text split on spaces; a language label whose script is in "
+            "unspaced_scripts: characters, "
             "spaces removed",
             "shingle_hash": "polynomial hash of the n-gram's UTF-8 bytes (each byte + 1, base "
             f"{SHINGLE_BASE:#x}, mod 2**64) xor (length * {GOLDEN:#x}), then the splitmix64 "

@@ -61,7 +61,7 @@ def capture_time(warc_date: str) -> datetime | None:
 def shingles(text: str, language: str | None, settings: DedupSettings) -> np.ndarray:
     """The document's n-gram hashes: word n-grams, or character n-grams for unspaced scripts."""
     normalized = normalize(text)
-    if language in settings.unspaced_languages:
+    if language and language.rpartition("_")[2] in settings.unspaced_scripts:
         return char_shingles(normalized, settings.ngram_chars)
     return word_shingles(normalized, settings.ngram_words)
 

@@ -13,7 +13,10 @@ from heed.curation.errors import ConfigError
 
 def cmd_robots_build(args: argparse.Namespace) -> int:
     from heed.curation.crawl.listing import read_listing, select_shards
-    from heed.curation.optout.snapshot import build_snapshot, captures_from_crawl, captures_from_dir
+    from heed.curation.optout.build import build_from_crawl
+    from heed.curation.optout.snapshot import build_snapshot, captures_from_dir
+    from heed.curation.run.commands import BarProgress
+    from heed.curation.run.executors import TaskRunner, make_executor
 
     # A URL stays as given; a folder is made absolute.
     root = args.crawl_root if "://" in args.crawl_root else str(Path(args.crawl_root).resolve())
@@ -29,9 +32,17 @@ def cmd_robots_build(args: argparse.Namespace) -> int:
         }
     if args.from_crawl:
         read_listing(root, args.from_crawl)  # a ConfigError naming the crawls there if missing
-        captures = captures_from_crawl(root, args.from_crawl)
-        sources = [f"crawl:{args.from_crawl}"]
-    elif args.from_dir:
+        executor = make_executor(args.executor, args.ray_address, args.num_cpus)
+        try:
+            tasks = TaskRunner(executor, BarProgress())
+            meta = build_from_crawl(
+                Path(args.out), root, args.from_crawl, tasks=tasks, buckets=args.buckets,
+                hosts=hosts,
+            )  # fmt: skip
+        finally:
+            executor.close()
+        return _built(meta, args.out)
+    if args.from_dir:
         captures = captures_from_dir(Path(args.from_dir), args.captured_at)
         sources = [f"dir:{Path(args.from_dir).resolve()}"]
     else:
@@ -59,10 +70,14 @@ def cmd_robots_build(args: argparse.Namespace) -> int:
         )
         sources = ["live"]
     meta = build_snapshot(Path(args.out), captures, sources, hosts=hosts, buckets=args.buckets)
+    return _built(meta, args.out)
+
+
+def _built(meta: dict, out: str) -> int:
     messages.print(
         escape(
-            f"robots snapshot {meta['id']}: {meta['hosts']:,} hosts in {args.out} "
-            f"({meta['buckets']} buckets; from {', '.join(sources)})"
+            f"robots snapshot {meta['id']}: {meta['hosts']:,} hosts in {out} "
+            f"({meta['buckets']} buckets; from {', '.join(meta['sources'])})"
         )
     )
     return 0
@@ -95,7 +110,24 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
         "--captured-at",
         help="capture time for --from-dir, e.g. 2025-01-15T00:00:00Z (default: each file's mtime)",
     )
-    build.add_argument("--buckets", type=int, default=64, help="host-hash partitions (default: 64)")
+    build.add_argument(
+        "--buckets",
+        type=int,
+        default=64,
+        help="host-hash partitions (default: 64); a merge task holds one, so use more for a "
+        "whole crawl (about one per 100,000 hosts)",
+    )
+    build.add_argument(
+        "--executor",
+        choices=("ray", "local"),
+        default="ray",
+        help="--from-crawl runs one task per capture file and one per bucket: as Ray tasks "
+        "(a local Ray, or --ray-address) or here, one after the other (default: ray)",
+    )
+    build.add_argument("--ray-address", help="a running Ray cluster (default: $RAY_ADDRESS)")
+    build.add_argument(
+        "--num-cpus", type=int, metavar="N", help="at most N tasks at once (default: every CPU)"
+    )
     build.add_argument(
         "--scheme", default="https", choices=("https", "http"), help="for --live (default: https)"
     )

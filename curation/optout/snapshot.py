@@ -14,7 +14,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
 import zlib
 from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Iterator
@@ -27,7 +26,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from heed.common.files import sha256_file, write_json_atomic
+from heed.common.files import atomic_path, sha256_file, write_json_atomic
 from heed.curation.crawl.fetch import FetchOptions
 from heed.curation.crawl.listing import ROBOTS_LISTING, Shard, open_input, read_listing
 from heed.curation.crawl.warc import host_of, response_records
@@ -152,48 +151,62 @@ class SnapshotWriter:
             keep = [i for i, h in enumerate(hosts_column) if i == 0 or hosts_column[i - 1] != h]
             table = table.take(pa.array(keep, pa.int64())).drop_columns(["sequence"])
             path = self.out / f"part-{bucket:04d}.parquet"
-            tmp = path.with_name(f".{path.name}.tmp")
-            pq.write_table(table, tmp, row_group_size=ROW_GROUP, compression="zstd")
-            os.replace(tmp, path)
+            with atomic_path(path) as tmp:
+                pq.write_table(table, tmp, row_group_size=ROW_GROUP, compression="zstd")
             hosts += table.num_rows
             digests.append(sha256_file(path))
         for spilled in self.spill.glob("*.parquet"):
             spilled.unlink()
         if self.spill.exists():
             self.spill.rmdir()
-        meta = {
-            "format": SNAPSHOT_FORMAT,
-            # The id names the content: the same captures give the same id.
-            "id": hashlib.sha256("".join(digests).encode()).hexdigest()[:16],
-            "buckets": self.buckets,
-            "hosts": hosts,
-            "sources": sources,
-        }
+        meta = snapshot_meta(digests, self.buckets, hosts, sources)
         write_json_atomic(self.out / META, meta)
         return meta
+
+
+def snapshot_meta(
+    digests: list[str], buckets: int, hosts: int, sources: list[str]
+) -> dict[str, Any]:
+    """snapshot.json: the id names the content (its buckets' SHA-256 digests), so the same
+    captures give the same id however they were built."""
+    return {
+        "format": SNAPSHOT_FORMAT,
+        "id": hashlib.sha256("".join(digests).encode()).hexdigest()[:16],
+        "buckets": buckets,
+        "hosts": hosts,
+        "sources": sources,
+    }
 
 
 def captures_from_crawl(
     crawl_root: str, crawl: str, options: FetchOptions | None = None
 ) -> Iterator[Capture]:
-    """Every robots.txt response the crawl captured (robotstxt.paths.gz), streaming."""
+    """Every robots.txt response the crawl captured (robotstxt.paths.gz), streaming, in one
+    pass (heed.curation.optout.build builds the snapshot of them as tasks)."""
     paths = read_listing(crawl_root, crawl, ROBOTS_LISTING, options).paths
     if not paths:
         log.warning("%s lists no robots.txt captures under %s", crawl, crawl_root)
     for path in paths:
-        with open_input(crawl_root, path, options) as stream:
-            for record in response_records(stream):
-                url = record.headers.get("WARC-Target-URI", "") or ""
-                date = record.headers.get("WARC-Date", "") or ""
-                try:
-                    record.parse_http()
-                    status = int(record.http_headers.status_code or 0)
-                    body = record.reader.read(MAX_ROBOTS_BYTES)
-                except (OSError, ValueError) as exc:
-                    log.warning("%s: unreadable robots.txt capture of %s: %s", path, url, exc)
-                    continue
-                scheme = url.split("://", 1)[0].lower() if "://" in url else "https"
-                yield Capture.of(host_of(url), scheme, status, date, body, f"{crawl}:{path}")
+        yield from captures_in_file(crawl_root, crawl, path, options)
+
+
+def captures_in_file(
+    crawl_root: str, crawl: str, path: str, options: FetchOptions | None = None
+) -> Iterator[Capture]:
+    """The robots.txt responses of one capture file of the crawl, in file order."""
+    with open_input(crawl_root, path, options) as stream:
+        for record in response_records(stream):
+            url = record.headers.get("WARC-Target-URI", "") or ""
+            date = record.headers.get("WARC-Date", "") or ""
+            try:
+                record.parse_http()
+                status = int(record.http_headers.status_code or 0)
+                body = record.reader.read(MAX_ROBOTS_BYTES)
+            except (OSError, ValueError) as exc:
+                log.warning("%s: unreadable robots.txt capture of %s: %s", path, url, exc)
+                continue
+            scheme = url.split("://", 1)[0].lower() if "://" in url else "https"
+            yield Capture.of(host_of(url), scheme, status, date, body, f"{crawl}:{path}")
 
 
 CAPTURED_AT = "captured-at"
@@ -259,33 +272,53 @@ def build_snapshot(
 
 
 class Snapshot:
-    """A snapshot opened for lookups: only the buckets and row groups of the hosts asked."""
+    """A snapshot opened for lookups: only the buckets and row groups of the hosts asked. A
+    folder, or a URL any fsspec filesystem reads (https://, s3://): Parquet is read by ranges,
+    so a lookup fetches the row groups it needs, not the bucket."""
 
     def __init__(self, path: str | Path) -> None:
-        self.path = Path(path)
-        meta_path = self.path / META
-        if not meta_path.is_file():
+        self.location = str(path)
+        self.path = Path(path) if "://" not in self.location else None
+        self._fs: Any = None
+        if self.path is None:
+            import fsspec
+
+            self._fs, self._root = fsspec.core.url_to_fs(self.location)
+        try:
+            meta = json.loads(self._read(META))
+        except FileNotFoundError:
             raise FileNotFoundError(
-                f"no robots snapshot at {self.path} ({META} missing); "
+                f"no robots snapshot at {self.location} ({META} missing); "
                 "build one with `heed robots build`"
-            )
-        self.meta = json.loads(meta_path.read_text())
+            ) from None
+        self.meta = meta
         if self.meta.get("format") != SNAPSHOT_FORMAT:
-            raise ValueError(f"{self.path}: snapshot format {self.meta.get('format')} unsupported")
+            raise ValueError(f"{self.location}: snapshot format {meta.get('format')} unsupported")
         self.id: str = self.meta["id"]
         self.buckets: int = self.meta["buckets"]
         self._files: dict[int, tuple[pq.ParquetFile, list[tuple[int, str, str]]]] = {}
 
+    def _read(self, name: str) -> bytes:
+        if self.path is not None:
+            return (self.path / name).read_bytes()
+        with self._fs.open(f"{self._root}/{name}", "rb") as handle:
+            return handle.read()
+
+    def _parquet(self, name: str) -> pq.ParquetFile:
+        if self.path is not None:
+            return pq.ParquetFile(self.path / name)
+        return pq.ParquetFile(self._fs.open(f"{self._root}/{name}", "rb"))
+
     def captures(self) -> Iterator[Capture]:
         """Every capture, bucket by bucket: memory for one bucket at a time."""
         for bucket in range(self.buckets):
-            for row in pq.read_table(self.path / f"part-{bucket:04d}.parquet").to_pylist():
+            for row in self._parquet(f"part-{bucket:04d}.parquet").read().to_pylist():
                 yield Capture(**row)
 
     def _bucket(self, bucket: int) -> tuple[pq.ParquetFile, list[tuple[int, str, str]]]:
         """A bucket's open file and the host range of each row group, kept per process."""
         if bucket not in self._files:
-            part = pq.ParquetFile(self.path / f"part-{bucket:04d}.parquet")
+            part = self._parquet(f"part-{bucket:04d}.parquet")
             ranges: list[tuple[int, str, str]] = []
             for i in range(part.metadata.num_row_groups):
                 group = part.metadata.row_group(i)

@@ -29,7 +29,9 @@ from typing import ClassVar
 import pyarrow as pa
 
 from heed.common.files import write_json_atomic
+from heed.curation.crawl.listing import ROBOTS_LISTING, read_listing
 from heed.curation.document import Document
+from heed.curation.optout.build import build_from_crawl, crawl_source
 from heed.curation.optout.robots import (
     ROBOTS_PATH,
     TOO_MANY_REQUESTS,
@@ -46,7 +48,6 @@ from heed.curation.optout.snapshot import (
     Capture,
     Snapshot,
     build_snapshot,
-    captures_from_crawl,
     captures_from_dir,
     folder_digest,
 )
@@ -80,9 +81,10 @@ _META = re.compile(rb"<meta\b[^>]*>", re.IGNORECASE)
 _ATTR = re.compile(rb"""([a-z-]+)\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s"'>]+))""", re.IGNORECASE)
 
 
-def crawl_snapshot_path(context: RunContext) -> Path:
-    """Where the driver builds the snapshot of the crawl's own robots.txt captures."""
-    return Path(context.out) / "robots" / f"crawl-{context.crawl}"
+def crawl_snapshot_path(context: RunContext, crawl: str, folder: str = "") -> Path:
+    """Where the snapshot of a crawl's own robots.txt captures is built and found: under
+    `folder` (the stage's `crawl_snapshots`, shared by runs) or the run's OUT/robots/."""
+    return Path(folder) / crawl if folder else Path(context.out) / "robots" / f"crawl-{crawl}"
 
 
 def domains_path(context: RunContext) -> Path:
@@ -188,7 +190,7 @@ def blocking(host: _Host, path: str) -> list[tuple[list[str], Rule]]:
 class OptOut(Stage):
     name: ClassVar[str] = "opt_out"
     version: ClassVar[str] = "3"
-    path_params: ClassVar[tuple[str, ...]] = ("snapshots", "robots_dirs")
+    path_params: ClassVar[tuple[str, ...]] = ("snapshots", "robots_dirs", "crawl_snapshots")
     reads_payload: ClassVar[bool] = True
     columns: ClassVar[dict[str, pa.DataType]] = {
         "optout_signal": pa.string(),
@@ -213,12 +215,15 @@ class OptOut(Stage):
     }
 
     agents: list[str] = field(default_factory=lambda: list(APERTUS_AGENTS))
-    # Where robots.txt comes from, first match wins: snapshot folders from `heed robots build`;
-    # then folders of <host>/robots.txt files; then, if crawl_captures, the crawl's own
-    # captures. The driver builds the last two into snapshots under OUT/robots/.
+    # Where robots.txt comes from, first match wins: snapshots from `heed robots build` (folders
+    # or URLs: https://, s3://); then folders of <host>/robots.txt files; then, if
+    # crawl_captures, the page's crawl's own captures. The driver builds the folders' snapshots
+    # under OUT/robots/, and each crawl's under crawl_snapshots/<crawl> (default OUT/robots/,
+    # one run's) once: a snapshot there built from the same listing is used as it is.
     snapshots: list[str] = field(default_factory=list)
     robots_dirs: list[str] = field(default_factory=list)
     crawl_captures: bool = True
+    crawl_snapshots: str = ""
     # "url": a page goes if an agent may not fetch it. "domain" also drops every page of a
     # registrable domain one of whose hosts refuses an agent at "/" (Apertus's blocklists).
     mode: str = "url"
@@ -248,26 +253,45 @@ class OptOut(Stage):
         # Agents with one product token always meet the same group: judge and record one.
         self._crawlers = distinct_agents(self.agents)
 
-    def _snapshot_paths(self, context: RunContext) -> list[Path]:
-        paths = [Path(p) for p in self.snapshots]
-        paths += [dir_snapshot_path(context, folder) for folder in self.robots_dirs]
-        return [*paths, crawl_snapshot_path(context)] if self.crawl_captures else paths
+    def _layers(self, context: RunContext) -> dict[str, list[str]]:
+        """Each crawl's snapshots, in the order they are asked."""
+        common = [str(p) for p in self.snapshots]
+        common += [str(dir_snapshot_path(context, folder)) for folder in self.robots_dirs]
+        return {
+            crawl: common
+            + (
+                [str(crawl_snapshot_path(context, crawl, self.crawl_snapshots))]
+                if self.crawl_captures
+                else []
+            )
+            for crawl in context.all_crawls
+        }
 
     def prepare(self, context: RunContext) -> None:
-        self._paths = self._snapshot_paths(context)
+        self._paths = list(dict.fromkeys(p for ps in self._layers(context).values() for p in ps))
         for folder in self.robots_dirs:
             path = dir_snapshot_path(context, folder)
             source = f"dir:{Path(folder).name} sha256:{folder_digest(Path(folder))}"
             if _built_from(path) != [source]:
-                log.info("building the robots snapshot of %s in %s", folder, path)
+                context.tasks.message(f"building the robots snapshot of {folder} in {path}")
                 build_snapshot(path, captures_from_dir(Path(folder)), [source])
-        if self.crawl_captures and _built_from(crawl_snapshot_path(context)) is None:
-            path = crawl_snapshot_path(context)
-            log.info("building the robots snapshot of %s's captures in %s", context.crawl, path)
-            build_snapshot(
-                path,
-                captures_from_crawl(context.crawl_root, context.crawl, context.fetch),
-                [f"crawl:{context.crawl}"],
+        for crawl in context.all_crawls if self.crawl_captures else ():
+            path = crawl_snapshot_path(context, crawl, self.crawl_snapshots)
+            listing = read_listing(context.crawl_root, crawl, ROBOTS_LISTING, context.fetch)
+            built = _built_from(path)
+            if built == [crawl_source(crawl, listing.sha256)]:
+                meta = Snapshot(path).meta
+                context.tasks.message(
+                    f"robots snapshot of {crawl}: {path} (id {meta['id']}, "
+                    f"{meta['hosts']:,} hosts), already built"
+                )
+                continue
+            context.tasks.message(
+                f"building the robots snapshot of {crawl} from {len(listing.paths):,} capture "
+                f"files in {path}"
+            )
+            build_from_crawl(
+                path, context.crawl_root, crawl, tasks=context.tasks, options=context.fetch
             )
         if self.mode == "domain":
             write_json_atomic(domains_path(context), self._blocked_domains())
@@ -313,16 +337,21 @@ class OptOut(Stage):
         return {f"robots snapshot of {', '.join(s.meta['sources'])}": s.id for s in snapshots}
 
     def setup(self, context: RunContext) -> None:
-        self._paths = self._snapshot_paths(context)
-        self._snapshots = [Snapshot(p) for p in self._paths]
+        layers = self._layers(context)
+        self._paths = list(dict.fromkeys(p for ps in layers.values() for p in ps))
+        opened = {path: Snapshot(path) for path in self._paths}
+        self._snapshots = {crawl: [opened[p] for p in ps] for crawl, ps in layers.items()}
+        self._default_crawl = context.all_crawls[0]
         self._domains: dict[str, dict[str, str]] = {}
         if self.mode == "domain":
             self._domains = json.loads(domains_path(context).read_text())
-        self._hosts: OrderedDict[str, _Host] = OrderedDict()
+        # Per crawl (a crawl's own captures differ): host -> what the stage knows of it.
+        self._hosts: dict[str, OrderedDict[str, _Host]] = {}
 
-    def _load(self, hosts: set[str]) -> None:
-        missing = {h for h in hosts if h not in self._hosts}
-        for snapshot in self._snapshots:
+    def _load(self, crawl: str, hosts: set[str]) -> OrderedDict[str, _Host]:
+        known = self._hosts.setdefault(crawl, OrderedDict())
+        missing = {h for h in hosts if h not in known}
+        for snapshot in self._snapshots[crawl]:
             if not missing:
                 break
             for host, capture in snapshot.lookup(missing).items():
@@ -337,12 +366,13 @@ class OptOut(Stage):
                     if key is not None:  # no group at all: that agent is allowed
                         governed.setdefault(key, []).append(agent)
                 groups = [(agents, rules.ranked(key)) for key, agents in governed.items()]
-                self._hosts[host] = _Host(capture, snapshot.id, rules, groups)
+                known[host] = _Host(capture, snapshot.id, rules, groups)
                 missing.discard(host)
         for host in missing:
-            self._hosts[host] = _Host(None, None, None, [])
-        while len(self._hosts) > CACHE_HOSTS:
-            self._hosts.popitem(last=False)
+            known[host] = _Host(None, None, None, [])
+        while len(known) > CACHE_HOSTS:
+            known.popitem(last=False)
+        return known
 
     def _status_allows(self, status: int | None) -> Verdict | None:
         verdict = status_verdict(status)
@@ -397,9 +427,17 @@ class OptOut(Stage):
         )
 
     def process(self, docs: list[Document]) -> None:
-        self._load({doc.host for doc in docs})
+        by_crawl: dict[str, list[Document]] = {}
+        for doc in docs:  # a shard's batch is of one crawl; documents made in memory of none
+            crawl = doc.crawl if doc.crawl in self._snapshots else self._default_crawl
+            by_crawl.setdefault(crawl, []).append(doc)
+        for crawl, some in by_crawl.items():
+            self._judge(crawl, some)
+
+    def _judge(self, crawl: str, docs: list[Document]) -> None:
+        known = self._load(crawl, {doc.host for doc in docs})
         for doc in docs:
-            host = self._hosts[doc.host]
+            host = known[doc.host]
             self._robots(doc, host)
             if doc.alive:
                 found = self._page_signal(doc, host)

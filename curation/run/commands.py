@@ -31,6 +31,7 @@ class BarProgress(Progress):
             TimeElapsedColumn(),
         )
         self.bars = Bars(*columns, console=messages, transient=False)
+        self.records: Any = None
 
     def message(self, text: str) -> None:
         messages.print(escape(text))
@@ -39,10 +40,12 @@ class BarProgress(Progress):
         self.what = what.removesuffix("s")  # "shard" for "shards"
         self.bars.start()
         self.tasks = self.bars.add_task(what, total=total, completed=done)
-        self.records = self.bars.add_task("records", total=None)
+        if what == "shards":  # tasks that read records count them
+            self.records = self.bars.add_task("records", total=None)
 
     def count(self, n: int) -> None:
-        self.bars.advance(self.records, n)
+        if n and self.records is not None:
+            self.bars.advance(self.records, n)
 
     def task_done(self, item: Any, result: Any) -> None:
         self.bars.advance(self.tasks)

@@ -32,8 +32,17 @@ from heed.curation.output import (
 )
 from heed.curation.pipeline import Pipeline
 from heed.curation.run import calibrate
-from heed.curation.run.executors import Executor, Progress, TaskFailure, TaskTools, make_executor
+from heed.curation.run.executors import (
+    Executor,
+    Progress,
+    TaskFailure,
+    TaskRunner,
+    TasksFailed,
+    TaskTools,
+    make_executor,
+)
 from heed.curation.run.manifest import build_manifest, write_manifest
+from heed.curation.run.phases import Phase, plan_phases, run_corpus_step
 from heed.curation.run.shard import Outcome, ShardResult, process_shard
 
 log = logging.getLogger(__name__)
@@ -53,6 +62,7 @@ class CorpusResult:
     calibration: dict[str, Any] | None = None
     manifest: Path | None = None
     report: Path | None = None
+    listings: list[Listing] = field(default_factory=list)  # one per crawl
 
     @property
     def complete(self) -> bool:
@@ -132,9 +142,9 @@ class CorpusResult:
 
 
 def _process_shard_task(
-    config: PipelineConfig, out: str, shard: Shard, tools: TaskTools
+    config: PipelineConfig, out: str, phase: Phase, shard: Shard, tools: TaskTools
 ) -> ShardResult:
-    return process_shard(config, shard, out, tools)
+    return process_shard(config, shard, out, tools, phase)
 
 
 class CorpusRun:
@@ -155,16 +165,21 @@ class CorpusRun:
         self.calibration = calibration
 
     def run(self, retry_failed: bool = False, finish: bool = True) -> CorpusResult:
-        """Run the shards not done yet. With `finish`, a complete run gets its manifest and
-        any run with a finished shard its report."""
+        """Run the shards not done yet, phase by phase. With `finish`, a complete run gets its
+        manifest and any run with a finished shard its report."""
         config, out = self.config, self.out
         listings, shards = select_crawls(
             config.crawl_root, config.crawls, config.shards, config.fetch
         )
-        listing = listings[0]  # TODO: listings
         out.mkdir(parents=True, exist_ok=True)
+        pipeline = Pipeline(config)
+        pipeline.prepare(pipeline.context(out, TaskRunner(self.executor, self.progress)))
+        phases = plan_phases(pipeline)
+        final = phases[-1]
         finished = {s.index: read_marker(out, s.part) for s in shards}
-        todo = [s for s in shards if finished[s.index] is None]
+        self._refuse_other_settings(phases, shards, finished)
+        done = {i: m for i, m in finished.items() if m and m["stages_sha256"] == final.digest}
+        todo = [s for s in shards if s.index not in done]
         if retry_failed:
             failures = read_failures(out)
             todo = [s for s in todo if s.part in failures]
@@ -175,49 +190,91 @@ class CorpusRun:
             + (", retrying the failed ones only" if retry_failed else "")
             + f") -> {out} (executor: {self.executor.name})"
         )
-        pipeline = Pipeline(config)
-        pipeline.prepare(pipeline.context(out))
-        digest = pipeline.digest()
-        other = [m["shard"] for m in finished.values() if m and m.get("stages_sha256") != digest]
-        if other:
-            raise ConfigError(
-                f"{out} holds {len(other)} shard(s) made with other stage settings or models "
-                f"(e.g. {other[0]}); write to a new --out, or delete {out} to redo them"
-            )
-        results = [ShardResult.from_marker(m, skipped=True) for m in finished.values() if m]
+        results = [ShardResult.from_marker(done[s.index], skipped=True) for s in shards
+                   if s.index in done]  # fmt: skip
         failed: dict[str, str] = {}
-        if todo:
-            task = functools.partial(_process_shard_task, config, str(out))
-            self.progress.begin("shards", len(results) + len(todo), done=len(results))
-            try:
-                ran = self.executor.map(
-                    task, todo, self.progress, config.fetch.connections_per_host, name="shard"
-                )
-            finally:
-                self.progress.end()
+        for phase in phases if todo else []:
+            if len(phases) > 1:
+                names = ", ".join(config.stage_names[phase.start : phase.stop])
+                self.progress.message(f"phase {phase.number} of {len(phases)}: {names}")
+            if phase.reads is not None:
+                parts = [s.part for s in shards]
+                try:
+                    run_corpus_step(pipeline, phase, out, parts, self.executor, self.progress)
+                except TasksFailed as exc:
+                    failed["(corpus step)"] = str(exc)
+                    break
+            shards_now = todo if phase.final else self._needing(phase, shards)
+            ran = self._run_phase(phase, shards_now, total=len(shards))
             for shard, outcome in ran:
                 if isinstance(outcome, TaskFailure):
                     failed[shard.path] = outcome.error
-                    record = {
-                        "shard": shard.path,
-                        "index": shard.index,
-                        "error": outcome.error,
-                        "failed_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-                    }
-                    write_json_atomic(failure_path(out, shard.part), record)
-                else:
+                    self._record_failure(shard, outcome.error)
+                elif phase.final:
                     results.append(outcome)
+            if failed:
+                break  # a later phase needs every shard of this one
         results.sort(key=lambda r: r.shard.index)
-        result = CorpusResult(config, out, listing, shards, results, failed, self.calibration)
+        result = CorpusResult(config, out, listings[0], shards, results, failed, self.calibration)
+        result.listings = listings
         if finish and result.complete:
             markers = [r.marker for r in results]
-            manifest = build_manifest(pipeline, markers, self.calibration, listing)
+            manifest = build_manifest(pipeline, markers, self.calibration, listings)
             result.manifest = write_manifest(out, manifest)
         if finish and results:
             from heed.curation.audit.report import write_report
 
             result.report = write_report(out)  # also after failures: what is done so far
         return result
+
+    def _refuse_other_settings(
+        self, phases: list[Phase], shards: list[Shard], finished: dict[int, Any]
+    ) -> None:
+        """A folder made with other settings for the stages of the first phase is not mixed
+        with this run's (their work, extraction above all, would be thrown away); settings
+        changed after a corpus-level stage only redo the phases from it on."""
+        first = phases[0]
+        root = self.out if first.final else self.out / str(first.writes)
+        markers = finished if first.final else {s.index: read_marker(root, s.part) for s in shards}
+        other = [
+            m["shard"] for m in markers.values() if m and m.get("stages_sha256") != first.digest
+        ]
+        if other:
+            raise ConfigError(
+                f"{self.out} holds {len(other)} shard(s) made with other stage settings or models "
+                f"(e.g. {other[0]}); write to a new --out, or delete {self.out} to redo them"
+            )
+
+    def _needing(self, phase: Phase, shards: list[Shard]) -> list[Shard]:
+        """The shards without this (non-final) phase's records for its digest."""
+        root = self.out / str(phase.writes)
+        needed = []
+        for shard in shards:
+            marker = read_marker(root, shard.part)
+            if marker is None or marker.get("stages_sha256") != phase.digest:
+                needed.append(shard)
+        return needed
+
+    def _run_phase(self, phase: Phase, shards: list[Shard], total: int) -> list[tuple[Any, Any]]:
+        if not shards:
+            return []
+        task = functools.partial(_process_shard_task, self.config, str(self.out), phase)
+        self.progress.begin("shards", total, done=total - len(shards))
+        try:
+            return self.executor.map(
+                task, shards, self.progress, self.config.fetch.connections_per_host, name="shard"
+            )
+        finally:
+            self.progress.end()
+
+    def _record_failure(self, shard: Shard, error: str) -> None:
+        record = {
+            "shard": shard.path,
+            "index": shard.index,
+            "error": error,
+            "failed_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        }
+        write_json_atomic(failure_path(self.out, shard.part), record)
 
 
 @contextlib.contextmanager

@@ -372,6 +372,45 @@ class _Slots:
         return dict(self.peak)
 
 
+class TasksFailed(RuntimeError):
+    """Tasks of a TaskRunner failed; the work carries on from its files when run again."""
+
+
+class TaskRunner:
+    """Runs `task(item)` functions as tasks of an executor, for a stage's driver-side work
+    (heed.curation.stage.TaskMap): a failed task raises TasksFailed after the others ran."""
+
+    def __init__(self, executor: Executor[Any, Any], progress: Progress | None = None) -> None:
+        self.executor, self.progress = executor, progress or Progress()
+
+    def map(self, task: Callable[[Any], Any], items: Sequence[Any], name: str) -> list[Any]:
+        if not items:
+            return []
+        self.progress.begin(f"{name} tasks", len(items))
+        try:
+            done = self.executor.map(_PlainTask(task), items, self.progress, name=name)
+        finally:
+            self.progress.end()
+        failed = [(item, result) for item, result in done if isinstance(result, TaskFailure)]
+        if failed:
+            item, failure = failed[0]
+            raise TasksFailed(f"{len(failed)} {name} task(s) failed, first {item}: {failure.error}")
+        return [result for _, result in done]
+
+    def message(self, text: str) -> None:
+        self.progress.message(text)
+
+
+class _PlainTask:
+    """A `task(item)` as an executor's `task(item, tools)` (picklable)."""
+
+    def __init__(self, task: Callable[[Any], Any]) -> None:
+        self.task = task
+
+    def __call__(self, item: Any, tools: TaskTools) -> Any:
+        return self.task(item)
+
+
 def make_executor(
     name: str = "ray", ray_address: str | None = None, num_cpus: int | None = None
 ) -> Executor[Any, Any]:

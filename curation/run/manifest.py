@@ -46,7 +46,7 @@ def build_manifest(
     pipeline: Pipeline,
     markers: list[dict[str, Any]],
     calibration: dict[str, Any] | None = None,
-    listing: Listing | None = None,
+    listings: list[Listing] | None = None,
 ) -> dict[str, Any]:
     """The manifest of a finished run: `markers` are the shards' completion markers."""
     config, stages = pipeline.config, pipeline.stages
@@ -62,14 +62,9 @@ def build_manifest(
         # The sample measurement behind quantile cutoffs (the cutoffs are in the config).
         "calibration": calibration,
         "packages": package_versions(),
-        # The listing the shards were chosen from (config.shards says how): where, its hash.
-        "listing": None
-        if listing is None
-        else {
-            "location": listing.location,
-            "sha256": listing.sha256,
-            "shards_listed": len(listing.paths),
-        },
+        # The listing the shards were chosen from (config.shards says how): where, its hash;
+        # one per crawl in a run over several ("listings").
+        **_listings(listings or []),
         "inputs": [
             {"shard": m["shard"], "index": m["index"], **m["input"]}
             for m in sorted(markers, key=lambda m: m["index"])
@@ -79,6 +74,20 @@ def build_manifest(
             "tokens": sum(m["tokens"] for m in markers),
         },
     }
+
+
+def _listings(listings: list[Listing]) -> dict[str, Any]:
+    described = [
+        {
+            "location": listing.location,
+            "sha256": listing.sha256,
+            "shards_listed": len(listing.paths),
+        }
+        for listing in listings
+    ]
+    if len(described) > 1:
+        return {"listings": described}
+    return {"listing": described[0] if described else None}
 
 
 def write_manifest(out: Path, manifest: dict[str, Any]) -> Path:

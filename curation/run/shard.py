@@ -9,6 +9,8 @@ import hashlib
 import json
 import logging
 from collections import Counter
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -18,9 +20,10 @@ from heed.curation.crawl.fetch import process_gate
 from heed.curation.crawl.listing import Shard, open_input
 from heed.curation.crawl.warc import read_documents
 from heed.curation.document import Document
-from heed.curation.output import ShardWriter, read_marker
+from heed.curation.output import KINDS, RECORDS, ShardWriter, read_marker, read_records
 from heed.curation.pipeline import Pipeline, batches
 from heed.curation.run.executors import TaskTools
+from heed.curation.run.phases import Phase
 
 log = logging.getLogger(__name__)
 
@@ -109,38 +112,43 @@ def pipeline_for(config: PipelineConfig, out: Path) -> Pipeline:
 
 
 def process_shard(
-    config: PipelineConfig, shard: Shard, out: str | Path, tools: TaskTools | None = None
+    config: PipelineConfig,
+    shard: Shard,
+    out: str | Path,
+    tools: TaskTools | None = None,
+    phase: Phase | None = None,
 ) -> ShardResult:
-    """Process one shard unless its completion marker exists. `tools` (from the executor)
-    count records for the progress bar and cap connections per host when the shard is
-    remote."""
+    """Run one phase (default: the only one, the whole chain) on one shard unless the phase's
+    marker for it is there, made by the same stages. `tools` (from the executor) count records
+    for the progress bar and cap connections per host when the shard is remote."""
     out = Path(out)
-    done = read_marker(out, shard.part)
-    if done is not None:
+    phase = phase or Phase(1, 0, len(config.stages), "")
+    root = out if phase.final else out / str(phase.writes)
+    done = read_marker(root, shard.part)
+    if done is not None and (not phase.digest or done.get("stages_sha256") == phase.digest):
         return ShardResult.from_marker(done, skipped=True)
     tools = tools or TaskTools(lambda n: None, process_gate(config.fetch.connections_per_host))
-    pipeline = pipeline_for(config, out)
-    digest = pipeline.digest()
+    pipeline = pipeline_for(phase.config(config), out)
+    digest = phase.digest or pipeline.digest()
     # Each file names the stages (and versions) behind its rows, as the manifest does.
+    chain = config.stages[: phase.stop]
     metadata = {
-        "heed.stages": json.dumps({stage.name: stage.version for stage in pipeline.stages}),
+        "heed.stages": json.dumps({spec.name: spec.cls.version for spec in chain}),
         "heed.stages_sha256": digest,
     }
     pipeline.seconds.clear()
     pipeline.seen.clear()
-    writer = ShardWriter(out, shard.part, pipeline.score_columns(), metadata)
+    kinds = KINDS if phase.final else (RECORDS,)
+    writer = ShardWriter(root, shard.part, phase.score_columns(config), metadata, kinds)
     counts: Counter[Outcome] = Counter()
     tokens = 0
     try:
-        with open_input(config.crawl_root, shard.path, config.fetch, tools.gate) as raw:
-            stream = _HashingReader(raw)
-            documents = read_documents(
-                stream, crawl=shard.crawl or config.crawls[0], shard=shard.path
-            )
-            chunks = batches(documents, config.batch_size)
+        for stage in pipeline.stages:
+            stage.start_shard(shard.part)
+        with _records(config, shard, out, phase, tools) as (records, source):
             while True:
                 with pipeline.clock("read"):
-                    batch = next(chunks, None)
+                    batch = next(records, None)
                 if batch is None:
                     break
                 pipeline.seen["read"] += len(batch)
@@ -152,19 +160,21 @@ def process_shard(
                     if doc.alive and doc.tokens is not None:
                         tokens += len(doc.tokens)
                 tools.count(len(batch))
-            stream.drain()
+            read = source()
     except BaseException:
         writer.abort()
         raise
     marker = {
         "shard": shard.path,
         "index": shard.index,
-        "input": {"sha256": stream.digest.hexdigest(), "bytes": stream.size},
+        "input": read,
         "stages_sha256": digest,
         "records": sum(counts.values()),
         "tokens": tokens,
         "outcomes": dict(sorted((o.key(), n) for o, n in counts.items())),
     }
+    if shard.crawl and len(config.crawls) > 1:
+        marker["crawl"] = shard.crawl
     log.info("%s: %d records, %d tokens", shard.path, marker["records"], tokens)
     with pipeline.clock("write"):
         marker = writer.commit(marker)
@@ -175,3 +185,30 @@ def process_shard(
         for name in pipeline.seen
     }
     return result
+
+
+@contextmanager
+def _records(
+    config: PipelineConfig, shard: Shard, out: Path, phase: Phase, tools: TaskTools
+) -> Iterator[tuple[Iterator[list[Document]], Callable[[], dict[str, Any]]]]:
+    """The shard's records in batches (read from its WARC, or from the phase before), and a
+    function that says, once they are all read, what the input was (size and SHA-256)."""
+    if phase.reads is None:
+        with open_input(config.crawl_root, shard.path, config.fetch, tools.gate) as raw:
+            stream = _HashingReader(raw)
+            crawl = shard.crawl or config.crawls[0]
+            documents = read_documents(stream, crawl=crawl, shard=shard.path)
+
+            def source() -> dict[str, Any]:
+                stream.drain()
+                return {"sha256": stream.digest.hexdigest(), "bytes": stream.size}
+
+            yield batches(documents, config.batch_size), source
+        return
+    before = out / phase.reads
+    marker = read_marker(before, shard.part)
+    if marker is None:
+        raise FileNotFoundError(f"{before / RECORDS / shard.part}.parquet: the phase before "
+                                "has not finished this shard")  # fmt: skip
+    path = before / RECORDS / f"{shard.part}.parquet"
+    yield read_records(path, config.batch_size), lambda: marker["input"]
