@@ -128,9 +128,12 @@ def _is_url(location: str) -> bool:
 
 
 def _resolve(value: Any, base: Path) -> Any:
-    """A path parameter made absolute: a string, or the strings in a list or table."""
+    """A path parameter made absolute (`~` is the home folder): a string, or the strings in a
+    list or table."""
     if isinstance(value, str):
-        return str((base / value).resolve()) if value and not _is_url(value) else value
+        if not value or _is_url(value):
+            return value
+        return str((base / Path(value).expanduser()).resolve())
     if isinstance(value, list):
         return [_resolve(v, base) for v in value]
     if isinstance(value, dict):

@@ -19,7 +19,7 @@ CRAWL = "CC-MAIN-SAMPLE"
 TRUTH = SAMPLE_ROOT / "truth" / f"{CRAWL}.jsonl.gz"
 # The stage chain of configs/sample.toml, in order.
 SAMPLE_STAGES = [
-    "opt_out", "extract", "language", "toxicity", "pii",
+    "opt_out", "extract", "language", "dedup", "toxicity", "pii",
     "gopher_repetition", "gopher_quality", "c4_quality", "fineweb_quality",
     "tokenize",
 ]  # fmt: skip

@@ -92,13 +92,8 @@ def summary_table(result: CorpusResult) -> Table:
 
 
 def timing_table(result: CorpusResult) -> Table | None:
-    """Records per second of each stage, per worker, over the shards run now."""
-    totals: dict[str, list[float]] = {}
-    for shard in result.results:
-        for name, t in shard.timings.items():
-            entry = totals.setdefault(name, [0, 0.0])
-            entry[0] += t["records"]
-            entry[1] += t["seconds"]
+    """Records per second of each stage, per worker, over the shards run now (every phase)."""
+    totals = {name: [t["records"], t["seconds"]] for name, t in result.timings.items()}
     if not totals:
         return None
     table = Table(title="time per stage (summed over workers)")

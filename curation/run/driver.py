@@ -63,6 +63,8 @@ class CorpusResult:
     manifest: Path | None = None
     report: Path | None = None
     listings: list[Listing] = field(default_factory=list)  # one per crawl
+    # Seconds and records per stage over the shards run now, every phase (never written).
+    timings: dict[str, dict[str, float]] = field(default_factory=dict)
 
     @property
     def complete(self) -> bool:
@@ -193,6 +195,7 @@ class CorpusRun:
         results = [ShardResult.from_marker(done[s.index], skipped=True) for s in shards
                    if s.index in done]  # fmt: skip
         failed: dict[str, str] = {}
+        timings: dict[str, dict[str, float]] = {}
         for phase in phases if todo else []:
             if len(phases) > 1:
                 names = ", ".join(config.stage_names[phase.start : phase.stop])
@@ -210,13 +213,19 @@ class CorpusRun:
                 if isinstance(outcome, TaskFailure):
                     failed[shard.path] = outcome.error
                     self._record_failure(shard, outcome.error)
-                elif phase.final:
+                    continue
+                for name, t in outcome.timings.items():
+                    total = timings.setdefault(name, {"records": 0, "seconds": 0.0})
+                    total["records"] += t["records"]
+                    total["seconds"] += t["seconds"]
+                if phase.final:
                     results.append(outcome)
             if failed:
                 break  # a later phase needs every shard of this one
         results.sort(key=lambda r: r.shard.index)
         result = CorpusResult(config, out, listings[0], shards, results, failed, self.calibration)
         result.listings = listings
+        result.timings = timings
         if finish and result.complete:
             markers = [r.marker for r in results]
             manifest = build_manifest(pipeline, markers, self.calibration, listings)
