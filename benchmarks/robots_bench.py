@@ -226,7 +226,7 @@ def main() -> None:
         warm = time.perf_counter() - started
         dropped = sum(not d.alive for d in docs)
         # The decision alone (URL -> blocking agents), without the stage's bookkeeping.
-        entries = [(stage._hosts[d.host], d.url) for d in docs]
+        entries = [(stage._hosts[""][d.host], d.url) for d in docs]
         started = time.perf_counter()
         for entry, url in entries:
             blocking(entry, url_path(url))

@@ -62,7 +62,7 @@ def test_tie_key_is_a_fixed_number_per_record() -> None:
 def test_sample_run_stops_after_the_calibrated_stage_and_only_scores(tmp_path: Path) -> None:
     config = PipelineConfig.load(quantile_config(tmp_path))
     sample = sample_config(config)
-    assert sample.stage_names == ["opt_out", "extract", "language", "toxicity"]
+    assert sample.stage_names == ["opt_out", "extract", "language", "dedup", "toxicity"]
     toxicity = sample.build_stages()[-1]
     assert toxicity.score_only and toxicity.quantile == QUANTILE
     # The fingerprint ignores the cutoffs, not the thresholds that define the population.

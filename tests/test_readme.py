@@ -137,10 +137,21 @@ def test_the_readme_runs_as_written(workdir: Path) -> None:
                 assert proc.returncode == 0, f"README command {command!r}:\n{proc.stderr}"
                 ran += 1
     assert ran >= 15
-    # What the README shows heed printing is what it prints.
+    # What the README shows heed printing is what it prints (numbers that are times aside).
     shown = transcripts()
     assert len(shown) >= 2
     for command, output in shown:
         proc = run(["bash", "-c", command], workdir)
         assert proc.returncode == 0, proc.stderr
-        assert proc.stdout.strip() == output, command
+        printed = proc.stdout.strip()
+        if output.endswith("\n..."):  # the README shows the first lines only
+            output = output.removesuffix("\n...")
+            printed = "\n".join(printed.splitlines()[: len(output.splitlines())])
+        if command.startswith("heed audit"):
+            assert printed == output, command
+        else:
+            assert _without_numbers(printed) == _without_numbers(output), command
+
+
+def _without_numbers(text: str) -> str:
+    return re.sub(r"\d[\d,.]*", "#", text)

@@ -168,7 +168,13 @@ class CorpusRun:
 
     def run(self, retry_failed: bool = False, finish: bool = True) -> CorpusResult:
         """Run the shards not done yet, phase by phase. With `finish`, a complete run gets its
-        manifest and any run with a finished shard its report."""
+        manifest and any run with a finished shard its report.
+
+        A shard that fails in a phase is left out of the phases after it: a corpus step then
+        covers the shards that got through, and the run ends incomplete (exit 1). Each corpus
+        step's key (its inputs and settings) is folded into the digests of the phases after it,
+        so when a failed shard gets through later, the step and everything after it is redone
+        for every shard."""
         config, out = self.config, self.out
         listings, shards = select_crawls(
             config.crawl_root, config.crawls, config.shards, config.fetch
@@ -177,38 +183,43 @@ class CorpusRun:
         pipeline = Pipeline(config)
         pipeline.prepare(pipeline.context(out, TaskRunner(self.executor, self.progress)))
         phases = plan_phases(pipeline)
-        final = phases[-1]
-        finished = {s.index: read_marker(out, s.part) for s in shards}
-        self._refuse_other_settings(phases, shards, finished)
-        done = {i: m for i, m in finished.items() if m and m["stages_sha256"] == final.digest}
-        todo = [s for s in shards if s.index not in done]
+        self._refuse_other_settings(phases, shards)
+        first = phases[0]
+        todo = self._needing(first, shards)
         if retry_failed:
             failures = read_failures(out)
             todo = [s for s in todo if s.part in failures]
+        # Done: through every phase (with corpus-level stages, later phases may still redo it).
+        already = len(shards) - len(todo)
+        if len(phases) > 1:
+            already = sum(read_marker(out, s.part) is not None for s in shards)
         self.progress.message(
             f"heed {self.what}: {config.crawl_name} from {config.crawl_root}: {len(shards)} of "
             f"{sum(len(listing.paths) for listing in listings)} listed shards "
-            f"({len(shards) - len(todo)} already done"
+            f"({already} already done"
             + (", retrying the failed ones only" if retry_failed else "")
             + f") -> {out} (executor: {self.executor.name})"
         )
-        results = [ShardResult.from_marker(done[s.index], skipped=True) for s in shards
-                   if s.index in done]  # fmt: skip
         failed: dict[str, str] = {}
         timings: dict[str, dict[str, float]] = {}
-        for phase in phases if todo else []:
-            if len(phases) > 1:
+        going = list(shards)  # the shards that got through every phase so far
+        phase = first
+        for phase in phases:
+            if len(phases) > 1 and (todo or phase is not first):
                 names = ", ".join(config.stage_names[phase.start : phase.stop])
                 self.progress.message(f"phase {phase.number} of {len(phases)}: {names}")
             if phase.reads is not None:
-                parts = [s.part for s in shards]
+                parts = [s.part for s in going]
                 try:
-                    run_corpus_step(pipeline, phase, out, parts, self.executor, self.progress)
+                    key = run_corpus_step(
+                        pipeline, phase, out, parts, self.executor, self.progress
+                    )
                 except TasksFailed as exc:
                     failed["(corpus step)"] = str(exc)
                     break
-            shards_now = todo if phase.final else self._needing(phase, shards)
-            ran = self._run_phase(phase, shards_now, total=len(shards))
+                phase = phase.after_step(key)
+                todo = self._needing(phase, going)
+            ran = self._run_phase(phase, todo, total=len(going))
             for shard, outcome in ran:
                 if isinstance(outcome, TaskFailure):
                     failed[shard.path] = outcome.error
@@ -218,17 +229,18 @@ class CorpusRun:
                     total = timings.setdefault(name, {"records": 0, "seconds": 0.0})
                     total["records"] += t["records"]
                     total["seconds"] += t["seconds"]
-                if phase.final:
-                    results.append(outcome)
-            if failed:
-                break  # a later phase needs every shard of this one
-        results.sort(key=lambda r: r.shard.index)
+            going = [s for s in going if s.path not in failed and self._done(phase, s)]
+        results = []
+        for shard in shards:
+            marker = read_marker(out, shard.part)
+            if marker is not None and (phase.final and marker["stages_sha256"] == phase.digest):
+                results.append(ShardResult.from_marker(marker, skipped=shard not in todo))
         result = CorpusResult(config, out, listings[0], shards, results, failed, self.calibration)
         result.listings = listings
         result.timings = timings
         if finish and result.complete:
             markers = [r.marker for r in results]
-            manifest = build_manifest(pipeline, markers, self.calibration, listings)
+            manifest = build_manifest(pipeline, markers, self.calibration, listings, phase.digest)
             result.manifest = write_manifest(out, manifest)
         if finish and results:
             from heed.curation.audit.report import write_report
@@ -236,18 +248,18 @@ class CorpusRun:
             result.report = write_report(out)  # also after failures: what is done so far
         return result
 
-    def _refuse_other_settings(
-        self, phases: list[Phase], shards: list[Shard], finished: dict[int, Any]
-    ) -> None:
+    def _done(self, phase: Phase, shard: Shard) -> bool:
+        marker = read_marker(self.out if phase.final else self.out / str(phase.writes), shard.part)
+        return marker is not None and marker.get("stages_sha256") == phase.digest
+
+    def _refuse_other_settings(self, phases: list[Phase], shards: list[Shard]) -> None:
         """A folder made with other settings for the stages of the first phase is not mixed
         with this run's (their work, extraction above all, would be thrown away); settings
         changed after a corpus-level stage only redo the phases from it on."""
         first = phases[0]
         root = self.out if first.final else self.out / str(first.writes)
-        markers = finished if first.final else {s.index: read_marker(root, s.part) for s in shards}
-        other = [
-            m["shard"] for m in markers.values() if m and m.get("stages_sha256") != first.digest
-        ]
+        markers = [read_marker(root, s.part) for s in shards]
+        other = [m["shard"] for m in markers if m and m.get("stages_sha256") != first.digest]
         if other:
             raise ConfigError(
                 f"{self.out} holds {len(other)} shard(s) made with other stage settings or models "
@@ -255,14 +267,8 @@ class CorpusRun:
             )
 
     def _needing(self, phase: Phase, shards: list[Shard]) -> list[Shard]:
-        """The shards without this (non-final) phase's records for its digest."""
-        root = self.out / str(phase.writes)
-        needed = []
-        for shard in shards:
-            marker = read_marker(root, shard.part)
-            if marker is None or marker.get("stages_sha256") != phase.digest:
-                needed.append(shard)
-        return needed
+        """The shards without this phase's marker for its digest."""
+        return [shard for shard in shards if not self._done(phase, shard)]
 
     def _run_phase(self, phase: Phase, shards: list[Shard], total: int) -> list[tuple[Any, Any]]:
         if not shards:

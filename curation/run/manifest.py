@@ -47,14 +47,17 @@ def build_manifest(
     markers: list[dict[str, Any]],
     calibration: dict[str, Any] | None = None,
     listings: list[Listing] | None = None,
+    digest: str | None = None,
 ) -> dict[str, Any]:
-    """The manifest of a finished run: `markers` are the shards' completion markers."""
+    """The manifest of a finished run: `markers` are the shards' completion markers, `digest`
+    the one their files carry (default: the stages' digest; with corpus-level stages, that with
+    the corpus steps' keys folded in)."""
     config, stages = pipeline.config, pipeline.stages
     return {
         "format_version": FORMAT_VERSION,
         "config": config.to_dict(),
         "stages": pipeline.describe(),
-        "stages_sha256": pipeline.digest(),
+        "stages_sha256": digest or pipeline.digest(),
         # Each stage's thresholds by score column (for reports; the params above rule).
         "thresholds": {s.name: s.threshold_values() for s in stages if s.threshold_params},
         # The file and hash of the tokenizer behind tokens/, for the trainer to check.

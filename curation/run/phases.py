@@ -49,6 +49,12 @@ class Phase:
     def final(self) -> bool:
         return self.writes is None
 
+    def after_step(self, key: str) -> Phase:
+        """This phase with the key of the corpus step before it folded into its digest: what it
+        writes depends on which shards that step covered, and with which settings."""
+        digest = hashlib.sha256(f"{self.digest}|{key}".encode()).hexdigest()
+        return dataclasses.replace(self, digest=digest)
+
     def config(self, config: PipelineConfig) -> PipelineConfig:
         """The config of the stages this phase runs."""
         return dataclasses.replace(config, stages=config.stages[self.start : self.stop])
@@ -100,10 +106,10 @@ def run_corpus_step(
     parts: list[str],
     executor: Executor[Any, Any],
     progress: Progress,
-) -> None:
+) -> str:
     """The corpus step of the stage that starts `phase`, unless it is done for these inputs and
-    settings already. Its folder is OUT/<stage>; a step whose marker names other inputs or
-    settings is thrown away and redone."""
+    settings already; its key. Its folder is OUT/<stage>; a step begun or done for other
+    inputs or settings is thrown away and redone."""
     stage = pipeline.stages[phase.start]
     folder = out / stage.name
     inputs = {part: out / str(phase.reads) / RECORDS / f"{part}.parquet" for part in parts}
@@ -117,13 +123,14 @@ def run_corpus_step(
     if key_file.is_file() and key_file.read_text() != key:
         shutil.rmtree(folder)  # begun or done for other inputs or settings: start again
     if marker.is_file():
-        return
+        return key
     for stale in folder.rglob(".*.tmp"):  # what tasks killed with an earlier run left
         stale.unlink(missing_ok=True)
     write_atomic(key_file, key)
     progress.message(f"{stage.name}: the corpus step over {len(parts)} shards -> {folder}")
     stage.corpus_step(CorpusStepRun(folder, inputs, executor, progress))
     write_json_atomic(marker, {"parts": parts, "stage": stage.name})
+    return key
 
 
 def _previous_digest(pipeline: Pipeline, phase: Phase) -> str:
