@@ -19,6 +19,10 @@ BENCHMARKS = {
     "the extraction path's profile",
     "robots_bench.py": "Opt-out: URL decisions per second per core, memory per task "
     "(100,000 synthetic hosts)",
+    "robots_build_bench.py": "Robots snapshot build at crawl scale: a generated crawl of 1,000 "
+    "robots.txt capture files (220,000 captures of 200,000 hosts) and 100 WARC shards over "
+    "loopback HTTP; wall time with 1 and 2 workers, captures/s per core, the driver's peak memory "
+    "at 500 and 1,000 files, a killed build rerun, `heed corpus` starting on an existing snapshot",
     "filters_bench.py": "Language ID (heed's fastText beside fasttext-predict), fastText "
     "training and toxicity: documents per second per core on 2 KB documents, language ID at "
     "several text cuts with its accuracy",
