@@ -13,7 +13,7 @@ them with tests/crawl_server.py's CrawlServer on 127.0.0.1, and measures:
   snapshot.json does, then run again: every file under the snapshot folder and the id must equal
   an uninterrupted build's;
 * `heed corpus configs/commoncrawl.toml --crawl-root http://127.0.0.1:PORT/ --shards 2` with the
-  crawl's snapshot already in OUT/robots/crawl-<CRAWL>: seconds until its first shard marker,
+  crawl's snapshot already where the config keeps it: seconds until its first shard marker,
   that the snapshot was not rebuilt (its files untouched, no "building" line in the log), and
   that the manifest names the snapshot id.
 
@@ -153,6 +153,7 @@ def run_heed(
     kill_when: Callable[[float], dict[str, object] | None] | None = None,
     watch: Callable[[Tree], list[str]] | None = None,
     timeout: float = 1800,
+    home: Path | None = None,
 ) -> Run:
     """Run `heed ARGS` in its own session and process group, sampling its tree's CPU.
 
@@ -162,6 +163,8 @@ def run_heed(
     usage_file = scratch / f"usage-{time.monotonic_ns()}.json"
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     env.pop("RAY_ADDRESS", None)  # a local Ray of its own, never the lead's cluster
+    if home is not None:  # where `~` in a config leads (its crawl_snapshots folder)
+        env["HOME"] = str(home)
     began = time.monotonic()
     proc = subprocess.Popen(
         [sys.executable, str(Path(__file__).resolve()), WRAP, str(usage_file), *args],
@@ -366,13 +369,16 @@ def titled(tree: Tree, prefix: bytes) -> bool:
 def corpus_with_snapshot(
     server: CrawlServer, sim: SimCrawl, snap: Path, scratch: Path, workers: int
 ) -> tuple[Run, dict[str, object]]:
-    """`heed corpus configs/commoncrawl.toml` on 2 shards with the crawl's snapshot already in
-    OUT/robots/crawl-<CRAWL>: when its first shard task starts and its first shard marker
+    """`heed corpus configs/commoncrawl.toml` on 2 shards with the crawl's snapshot already
+    built where the config keeps crawl snapshots (its crawl_snapshots, ~/.cache/heed/robots,
+    with HOME a scratch folder): when its first shard task starts and its first shard marker
     appears; whether the snapshot was rebuilt (a capture file fetched from the server, a
     "building" log line, a snapshot file changed); whether the manifest names its id."""
     out = scratch / "corpus"
     shutil.rmtree(out, ignore_errors=True)
-    placed = out / "robots" / f"crawl-{sim.crawl}"
+    home = scratch / "home"
+    placed = home / ".cache" / "heed" / "robots" / sim.crawl
+    shutil.rmtree(placed, ignore_errors=True)
     shutil.copytree(snap, placed)
     before = {p: (p.stat().st_mtime_ns, p.read_bytes()) for p in placed.rglob("*") if p.is_file()}
     markers = out / "markers"
@@ -385,7 +391,7 @@ def corpus_with_snapshot(
     args += ["--crawl", sim.crawl, "--shards", "2", "--out", str(out)]
     args += ["--executor", "ray", "--num-cpus", str(workers)]
     server.reset()
-    run = run_heed(args, scratch, watch=watch)
+    run = run_heed(args, scratch, watch=watch, home=home)
     if run.returncode != 0:
         raise RuntimeError(f"heed {' '.join(args)} exited {run.returncode}:\n{run.stderr}")
     captures = set(sim.robots_paths)
