@@ -198,7 +198,7 @@ class CorpusRun:
             f"{sum(len(listing.paths) for listing in listings)} listed shards "
             f"({already} already done"
             + (", retrying the failed ones only" if retry_failed else "")
-            + f") -> {out} (executor: {self.executor.name})"
+            + f") -> {out} (executor: {self.executor.describe()})"
         )
         failed: dict[str, str] = {}
         timings: dict[str, dict[str, float]] = {}

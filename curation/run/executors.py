@@ -80,6 +80,10 @@ class Executor(Generic[Item, Result]):
         `name` names the tasks (a Ray worker running one is titled `ray::heed.NAME`)."""
         raise NotImplementedError
 
+    def describe(self) -> str:
+        """Where the tasks run, for the run's first line."""
+        return self.name
+
     def close(self) -> None:
         """Release what the executor started (a local Ray)."""
 
@@ -135,6 +139,11 @@ class RayExecutor(Executor[Any, Any]):
             raise ConfigError(f"--num-cpus {num_cpus}: must be at least 1")
         self.num_cpus = num_cpus
         self._started = False
+
+    def describe(self) -> str:
+        if self.address:
+            return f"ray, the cluster at {self.address}"
+        return "ray, started here" + (f" with {self.num_cpus} CPUs" if self.num_cpus else "")
 
     def _init(self) -> None:
         import ray
