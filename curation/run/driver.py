@@ -211,9 +211,7 @@ class CorpusRun:
             if phase.reads is not None:
                 parts = [s.part for s in going]
                 try:
-                    key = run_corpus_step(
-                        pipeline, phase, out, parts, self.executor, self.progress
-                    )
+                    key = run_corpus_step(pipeline, phase, out, parts, self.executor, self.progress)
                 except TasksFailed as exc:
                     failed["(corpus step)"] = str(exc)
                     break
