@@ -27,6 +27,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +44,8 @@ from heed.curation.dedup.signatures import signatures
 
 PART_DOCS = 10_000
 DOCS_PER_PARTITION = 62_500
+# A Common Crawl main crawl comes in about 90,000 WARC files (its warc.paths.gz).
+COMMON_CRAWL_FILES = 90_000
 BANDS, ROWS = 14, 8
 
 
@@ -357,7 +360,7 @@ def planted_found(plan: DedupPlan, corpus: Corpus, docs: int) -> str:
     )
 
 
-def scale(docs: int, workers: int, root: Path) -> tuple[float, float]:
+def scale(docs: int, workers: int, root: Path) -> ScaleRun:
     corpus = Corpus(seed=3)
     partitions = max(1, docs // DOCS_PER_PARTITION)
     settings = DedupSettings(partitions=partitions)
@@ -409,12 +412,54 @@ def scale(docs: int, workers: int, root: Path) -> tuple[float, float]:
     print(f"| **all** | | {total:.1f} | {docs / total:,.0f} | |")
     print()
     print(
+        f"corpus step (every round after the signatures): {corpus_cpu:.1f} CPU s; its exchanges "
+        f"hold {len(parts):,} x {partitions} = {len(parts) * partitions:,} file pairs each"
+    )
+    print()
+    print(
         f"star rounds until stable: {rounds.get('star rounds', (0,))[0]}; "
         + planted_found(plan, corpus, docs)
     )
     shutil.rmtree(folder / "work")
     print()
-    return total, max([r[1] for r in sig] + [rss for _, _, rss in rounds.values()])
+    rss = max([r[1] for r in sig] + [rss for _, _, rss in rounds.values()])
+    return ScaleRun(docs, len(parts), partitions, sig_cpu, corpus_cpu, rss)
+
+
+@dataclass(frozen=True)
+class ScaleRun:
+    docs: int
+    files: int
+    partitions: int
+    signature_cpu: float
+    corpus_cpu: float
+    peak_rss: float
+
+
+def projection(runs: list[ScaleRun], docs: float, files: float) -> list[str]:
+    """Core-hours for `docs` documents in `files` signature files (one partition per
+    DOCS_PER_PARTITION documents). Signatures cost the same per document at every size (the
+    largest run's rate); the corpus step does not: each exchange is files x partitions pairs
+    of (small) files, so its CPU is fitted, by least squares over the runs, as a per-document
+    cost plus a per-pair one. Needs two sizes at least."""
+    partitions = docs / DOCS_PER_PARTITION
+    largest = max(runs, key=lambda r: r.docs)
+    signature_s = largest.signature_cpu / largest.docs * docs
+    lines = [f"signatures: {signature_s / 3600:,.0f} core-hours (the largest run's rate)"]
+    if len({r.docs for r in runs}) < 2:
+        return [*lines, "corpus step: not projected (one size measured; the fit needs two)"]
+    design = np.array([[r.docs, r.files * r.partitions] for r in runs], dtype=float)
+    per_doc, per_pair = np.linalg.lstsq(design, np.array([r.corpus_cpu for r in runs]), rcond=None)[
+        0
+    ]
+    pairs = files * partitions
+    lines.append(
+        f"corpus step: {per_doc * 1e6:.1f} CPU us per document + {per_pair * 1e3:.2f} CPU ms "
+        f"per file pair (fitted) -> {per_doc * docs / 3600:,.0f} + {per_pair * pairs / 3600:,.0f}"
+        f" core-hours, with {files:,.0f} signature files x {partitions:,.0f} partitions = "
+        f"{pairs:,.0f} files in each exchange"
+    )
+    return lines
 
 
 def main() -> int:
@@ -434,21 +479,30 @@ def main() -> int:
         print("Generated documents (benchmarks/dedup_corpus.py, seed 3): 10% near copies, 3% exact")
         print("copies, 3% recaptures of an earlier URL a year later; URL, exact and near dedup on.")
         print()
-        results = []
+        runs = []
         with tempfile.TemporaryDirectory(dir=Path.home()) as tmp:
             for docs in args.sizes:
-                results.append((docs, *scale(docs, args.workers, Path(tmp))))
-        print("| documents | CPU s | CPU s per million | largest task peak RSS, MiB |")
-        print("|---|---|---|---|")
-        for docs, cpu, rss in results:
-            print(f"| {docs:,} | {cpu:.0f} | {cpu / docs * 1e6:.0f} | {rss:.0f} |")
-        docs, cpu, _ = results[-1]
-        print()
-        hours = cpu / docs * 3e9 / 3600
+                runs.append(scale(docs, args.workers, Path(tmp)))
         print(
-            f"Projected for 3,000,000,000 documents of this size: {hours:,.0f} core-hours "
-            "(the largest run's CPU time per document)."
+            "| documents | CPU s | CPU s per million | corpus step CPU s "
+            "| largest task peak RSS, MiB |"
         )
+        print("|---|---|---|---|---|")
+        for run in runs:
+            cpu = run.signature_cpu + run.corpus_cpu
+            print(
+                f"| {run.docs:,} | {cpu:.0f} | {cpu / run.docs * 1e6:.0f} | {run.corpus_cpu:.0f} "
+                f"| {run.peak_rss:.0f} |"
+            )
+        print()
+        layouts = (
+            (3e9 / PART_DOCS, f"{PART_DOCS:,} documents a file, as here"),
+            (COMMON_CRAWL_FILES, "one file per WARC of a Common Crawl crawl"),
+        )
+        for files, what in layouts:
+            print(f"Projected for 3,000,000,000 documents, {what}:")
+            for line in projection(runs, 3e9, files):
+                print(f"  {line}")
     return 0
 
 

@@ -516,8 +516,10 @@ def main() -> int:
             "command for 1 and 2 workers)"
         )
         print(
-            f"robots snapshot build on a generated crawl over loopback HTTP: {impl}; machine "
-            "shared with other work, CPU time of the command and every process under it"
+            f"robots snapshot build on a generated crawl over loopback HTTP: {impl}; CPU time "
+            "of the command and every process under it; load average at the end "
+            + "/".join(f"{x:.1f}" for x in os.getloadavg())
+            + " (1/5/15 min, the benchmark's own work included)"
         )
         print()
         print(
