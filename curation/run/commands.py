@@ -56,7 +56,12 @@ class BarProgress(Progress):
         messages.print(f"[red]{name} failed:[/red] {escape(error)}")
 
     def end(self) -> None:
-        self.bars.stop()
+        self.bars.stop()  # leaves this map's bars printed once
+        # The next map's display starts empty: without this, each map would print again the
+        # bars of every map before it (once per map where stderr is not a terminal).
+        for task in list(self.bars.task_ids):
+            self.bars.remove_task(task)
+        self.records = None
 
 
 def summary_table(result: CorpusResult) -> Table:
