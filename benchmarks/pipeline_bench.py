@@ -925,9 +925,10 @@ def report(args, runs, repeats, sizes, generated, full, scaling) -> list[str]:
         "share, page sizes); per-core rates of its 2-worker runs (all cores busy, as in "
         "production) and of its 1-worker runs; setup once per shard (datatrove: per task; heed: "
         "per process, so less). The generated pages are small (~2 KB of text, ~4.5 KB of HTML); "
-        "real pages are 10-100x larger and extraction grows with them (DESIGN.md: 66 ms a page "
-        "on 435 KB news pages against ~2 ms here), so the hours are lower bounds; the ratio and "
-        "the floor share carry over better.",
+        "real pages are 10-100x larger and extraction grows with them "
+        "(benchmarks/real_pages_bench.py: about 19 CPU ms a page on 186 KB news pages against "
+        "~2 ms here), so the hours are lower bounds; the ratio and the floor share carry over "
+        "better.",
     ]
     rows = []
     for side in ("heed", "datatrove", "floor"):

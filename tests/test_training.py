@@ -76,7 +76,8 @@ def shards(tmp_path_factory) -> tuple[list[Path], list[list[int]]]:
 
 
 def goldfish_by_loop(labels: list[int], k: int, h: int) -> list[bool]:
-    """DESIGN.md's formula, one target at a time, in Python integers: True = kept."""
+    """The Apertus formula (training/goldfish.py's docstring), one target at a time, in
+    Python integers: True = kept."""
     generator = torch.Generator().manual_seed(2971215073)
     table = torch.rand(1_000_003, generator=generator)
     keep = []

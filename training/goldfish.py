@@ -5,12 +5,13 @@ verbatim.
 
 Two hashes:
 
-* ``"apertus"``: exactly the Apertus recipe (DESIGN.md). Target i is dropped when
-  ``table[prod(labels[i-h+1..i]) mod 1_000_003] < 1/k``, with ``table = torch.rand(1_000_003)``
-  from a CPU generator seeded 2971215073 and the product in int64, wrapping on overflow. The
-  product is 0 modulo 2^64 as soon as its factors hold 64 factors of two, which happens for
-  about a tenth of the windows at h = 50; all those windows share one table entry, so they are
-  all kept or all dropped together. Kept for compatibility with Apertus checkpoints and data.
+* ``"apertus"``: exactly the Apertus recipe (its technical report and training code). Target i
+  is dropped when ``table[prod(labels[i-h+1..i]) mod 1_000_003] < 1/k``, with ``table =
+  torch.rand(1_000_003)`` from a CPU generator seeded 2971215073 and the product in int64,
+  wrapping on overflow. The product is 0 modulo 2^64 as soon as its factors hold 64 factors of
+  two, which happens for about a tenth of the windows at h = 50; all those windows share one
+  table entry, so they are all kept or all dropped together. Kept for compatibility with Apertus
+  checkpoints and data.
 * ``"rolling"``: a polynomial (Rabin–Karp) hash of the window modulo the Mersenne prime
   2^31 − 1, looked up in the same table. Every token moves the hash, so no window collapses.
 

@@ -1,4 +1,4 @@
-"""The model, in one file (nanoGPT style): the Apertus architecture (DESIGN.md, "Model").
+"""The model, in one file (nanoGPT style): the Apertus architecture (its technical report, 2025).
 
 A decoder-only transformer: token embedding → L blocks → RMSNorm → output projection (untied
 from the embedding). Each block is pre-norm:
@@ -34,7 +34,7 @@ from heed.kernels.rope import QKNormRoPE
 from heed.kernels.xielu import ALPHA_INIT, BETA, XIELU, softplus_inverse
 from heed.training.attention import DocumentMask, document_attention, document_mask, resolve_backend
 
-VOCAB = 131_072  # Mistral-Nemo tekken (DESIGN.md, "Tokenizer")
+VOCAB = 131_072  # Mistral-Nemo tekken, the tokenizer Apertus uses
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,7 @@
 """Optimisers and the learning-rate schedule.
 
 * `AdEMAMix` (Pagliardini, Ablin & Grangier, 2024): Adam plus a slow EMA of the gradient
-  (β3 = 0.9999) weighted by α, the update in DESIGN.md. Each parameter's step is one call to
+  (β3 = 0.9999) weighted by α, the paper's update. Each parameter's step is one call to
   `heed.kernels.ademamix.ademamix_step` (a fused Triton kernel on CUDA, the reference on the CPU).
   α and β3 are warmed up as in the paper, since a slow EMA of the first, large gradients
   would otherwise dominate the update: α linearly from 0, β3 from β1 to its final value

@@ -55,9 +55,10 @@ from heed.curation.stage import RunContext, Stage
 
 log = logging.getLogger(__name__)
 
-# Apertus' list: a page goes if any of these may not fetch it (DESIGN.md). Apertus also lists
-# CCBot/2.0 and CCBot/1.0: RFC 9309 2.2.1 matches a group by product token, and theirs is CCBot,
-# so they are CCBot again (the stage keeps one agent per product token in any case).
+# Apertus' list (its technical report, 2025): a page goes if any of these may not fetch it.
+# Apertus also lists CCBot/2.0 and CCBot/1.0: RFC 9309 2.2.1 matches a group by product token,
+# and theirs is CCBot, so they are CCBot again (the stage keeps one agent per product token in
+# any case).
 APERTUS_AGENTS: tuple[str, ...] = (
     "AI2Bot",
     "Applebot-Extended",
