@@ -3,6 +3,7 @@ same signatures; and the estimate against exact Jaccard."""
 
 from __future__ import annotations
 
+import dataclasses
 import random
 from dataclasses import dataclass
 
@@ -21,6 +22,7 @@ from heed.curation.dedup.minhash import (
 )
 from heed.curation.dedup.settings import DedupSettings
 from heed.curation.dedup.signatures import SIGNATURE_SCHEMA, signatures
+from heed.curation.dedup.stage import Dedup
 
 SAMPLES = [
     "Hello, World! The 3.5 quick brown foxes jumped over 1,000 lazy dogs.",
@@ -219,3 +221,17 @@ def test_describe_names_hashes_and_seeds() -> None:
     described = DedupSettings(seed=9).describe()
     assert "RandomState(9)" in described["permutations"]
     assert described["settings"]["bands"] == 14 and "partitions" not in described["settings"]
+
+
+def test_the_stage_takes_every_setting_with_its_default() -> None:
+    """The [stage.dedup] table fills the stage's fields, which repeat DedupSettings' (a frozen
+    dataclass the stage cannot inherit from): the two lists must not drift apart."""
+
+    def defaults(cls: type) -> list[tuple[str, object]]:
+        return [
+            (f.name, f.default_factory() if callable(f.default_factory) else f.default)
+            for f in dataclasses.fields(cls)
+        ]
+
+    assert defaults(Dedup) == defaults(DedupSettings)
+    assert Dedup().settings() == DedupSettings()
