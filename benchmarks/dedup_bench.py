@@ -198,6 +198,37 @@ def run_plan(plan: DedupPlan, workers: int) -> dict[str, tuple[int, float, float
     return rounds
 
 
+def run_heed(
+    corpus: Corpus,
+    parts: list[tuple[int, int]],
+    folder: Path,
+    settings: DedupSettings,
+    workers: int,
+) -> tuple[list[tuple[float, float, Any]], DedupPlan, dict[str, tuple[int, float, float]]]:
+    """heed's dedup of the corpus's `parts` under `folder`: the signature tasks' results, the
+    plan, and its rounds (run_plan)."""
+    (folder / "signatures").mkdir(parents=True)
+    signature_tasks = [
+        (
+            heed_signature_task,
+            corpus,
+            first,
+            count,
+            str(folder / "signatures" / f"part-{i:05d}.parquet"),
+            settings,
+        )
+        for i, (first, count) in enumerate(parts)
+    ]
+    sig = run_all(workers, signature_tasks)
+    plan = DedupPlan(
+        sorted(map(str, (folder / "signatures").iterdir())),
+        folder / "work",
+        folder / "decisions",
+        settings,
+    )
+    return sig, plan, run_plan(plan, workers)
+
+
 def removed_and_clustered(plan: DedupPlan) -> tuple[set[str], set[str]]:
     """Record ids heed removes, and those in a cluster of two or more."""
     rows = pa.concat_tables([pq.read_table(path) for path in plan.decision_paths]).to_pylist()
@@ -213,29 +244,8 @@ def compare(docs: int, workers: int) -> None:
     settings = DedupSettings(url=False, exact=False, scope="global", partitions=2)
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
-        (root / "heed-sig").mkdir()
         baseline = run_all(1, [(idle,)])[0][1]
-        heed = run_all(
-            workers,
-            [
-                (
-                    heed_signature_task,
-                    corpus,
-                    first,
-                    count,
-                    str(root / "heed-sig" / f"part-{i:05d}.parquet"),
-                    settings,
-                )
-                for i, (first, count) in enumerate(parts)
-            ],
-        )
-        plan = DedupPlan(
-            sorted(map(str, (root / "heed-sig").iterdir())),
-            root / "heed-work",
-            root / "heed-decisions",
-            settings,
-        )
-        heed_rounds = run_plan(plan, workers)
+        heed, plan, heed_rounds = run_heed(corpus, parts, root / "heed", settings, workers)
         heed_removed, heed_clustered = removed_and_clustered(plan)
 
         dt_sig = str(root / "dt-sig")
@@ -365,30 +375,9 @@ def scale(docs: int, workers: int, root: Path) -> ScaleRun:
     partitions = max(1, docs // DOCS_PER_PARTITION)
     settings = DedupSettings(partitions=partitions)
     folder = root / f"scale-{docs}"
-    (folder / "signatures").mkdir(parents=True)
     parts = [(first, min(PART_DOCS, docs - first)) for first in range(0, docs, PART_DOCS)]
     started = time.monotonic()
-    sig = run_all(
-        workers,
-        [
-            (
-                heed_signature_task,
-                corpus,
-                first,
-                count,
-                str(folder / "signatures" / f"part-{i:05d}.parquet"),
-                settings,
-            )
-            for i, (first, count) in enumerate(parts)
-        ],
-    )
-    plan = DedupPlan(
-        sorted(map(str, (folder / "signatures").iterdir())),
-        folder / "work",
-        folder / "decisions",
-        settings,
-    )
-    rounds = run_plan(plan, workers)
+    sig, plan, rounds = run_heed(corpus, parts, folder, settings, workers)
     wall = time.monotonic() - started
     sig_cpu = sum(r[2] for r in sig)
     print(
