@@ -8,18 +8,22 @@
 3. Scale: the corpus generator's documents (benchmarks/dedup_corpus.py, ~2.2 KB each, 16%
    planted copies) through every task of heed's dedup, each task in a process of its own (two
    at a time): CPU time and peak RSS per round, planted copies found, and the projection to a
-   3-billion-document crawl. Partitions grow with the corpus (one per 62,500 documents), so a
-   task's share stays the same.
+   3-billion-document crawl. The documents per task stay the same as the corpus grows (groups
+   of signature files and partitions both grow with it), so a task's share does; the smallest
+   size runs again with smaller tasks (more exchange files per document, for the fit) and with
+   the default's. Signature files are computed once for every size that holds them.
 
 CPU time is the tasks' own (getrusage in each task process); the machine may be shared.
 
-    python benchmarks/dedup_bench.py [--pairs 6000] [--compare 20000] [--sizes 250000 1000000]
+    python benchmarks/dedup_bench.py [--pairs 6000] [--compare 20000]
+        [--sizes 1000000 2000000] [--per-task 250000] [--more-per-task 31250 1000000]
 """
 
 from __future__ import annotations
 
 import argparse
 import itertools
+import math
 import multiprocessing
 import resource
 import shutil
@@ -43,9 +47,6 @@ from heed.curation.dedup.settings import DedupSettings
 from heed.curation.dedup.signatures import signatures
 
 PART_DOCS = 10_000
-DOCS_PER_PARTITION = 62_500
-# A Common Crawl main crawl comes in about 90,000 WARC files (its warc.paths.gz).
-COMMON_CRAWL_FILES = 90_000
 BANDS, ROWS = 14, 8
 
 
@@ -204,29 +205,24 @@ def run_heed(
     folder: Path,
     settings: DedupSettings,
     workers: int,
+    known: dict[str, tuple[float, float, Any]] | None = None,
 ) -> tuple[list[tuple[float, float, Any]], DedupPlan, dict[str, tuple[int, float, float]]]:
     """heed's dedup of the corpus's `parts` under `folder`: the signature tasks' results, the
-    plan, and its rounds (run_plan)."""
-    (folder / "signatures").mkdir(parents=True)
-    signature_tasks = [
-        (
-            heed_signature_task,
-            corpus,
-            first,
-            count,
-            str(folder / "signatures" / f"part-{i:05d}.parquet"),
-            settings,
-        )
-        for i, (first, count) in enumerate(parts)
+    plan, and its rounds (run_plan). With `known` (signature path -> its task's result), the
+    signature files go to the folder's parent and are computed once for every run that shares
+    them (their file names say which documents they hold)."""
+    signature_folder = (folder.parent if known is not None else folder) / "signatures"
+    signature_folder.mkdir(parents=True, exist_ok=True)
+    known = {} if known is None else known
+    paths = [str(signature_folder / f"part-{first:010d}-{count}.parquet") for first, count in parts]
+    todo = [
+        (heed_signature_task, corpus, first, count, path, settings)
+        for (first, count), path in zip(parts, paths, strict=True)
+        if path not in known
     ]
-    sig = run_all(workers, signature_tasks)
-    plan = DedupPlan(
-        sorted(map(str, (folder / "signatures").iterdir())),
-        folder / "work",
-        folder / "decisions",
-        settings,
-    )
-    return sig, plan, run_plan(plan, workers)
+    known.update(zip([task[4] for task in todo], run_all(workers, todo), strict=True))
+    plan = DedupPlan(paths, folder / "work", folder / "decisions", settings)
+    return [known[path] for path in paths], plan, run_plan(plan, workers)
 
 
 def removed_and_clustered(plan: DedupPlan) -> tuple[set[str], set[str]]:
@@ -241,7 +237,7 @@ def removed_and_clustered(plan: DedupPlan) -> tuple[set[str], set[str]]:
 def compare(docs: int, workers: int) -> None:
     corpus = Corpus(seed=11)
     parts = [(first, min(PART_DOCS, docs - first)) for first in range(0, docs, PART_DOCS)]
-    settings = DedupSettings(url=False, exact=False, scope="global", partitions=2)
+    settings = DedupSettings(url=False, exact=False, scope="global", documents_per_task=PART_DOCS)
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         baseline = run_all(1, [(idle,)])[0][1]
@@ -370,19 +366,19 @@ def planted_found(plan: DedupPlan, corpus: Corpus, docs: int) -> str:
     )
 
 
-def scale(docs: int, workers: int, root: Path) -> ScaleRun:
+def scale(docs: int, per_task: int, workers: int, root: Path, known: dict[str, Any]) -> ScaleRun:
     corpus = Corpus(seed=3)
-    partitions = max(1, docs // DOCS_PER_PARTITION)
-    settings = DedupSettings(partitions=partitions)
-    folder = root / f"scale-{docs}"
+    settings = DedupSettings(documents_per_task=per_task)
+    folder = root / f"scale-{docs}-{per_task}"
     parts = [(first, min(PART_DOCS, docs - first)) for first in range(0, docs, PART_DOCS)]
     started = time.monotonic()
-    sig, plan, rounds = run_heed(corpus, parts, folder, settings, workers)
+    sig, plan, rounds = run_heed(corpus, parts, folder, settings, workers, known)
     wall = time.monotonic() - started
     sig_cpu = sum(r[2] for r in sig)
+    groups, partitions = len(plan.groups), plan.partitions
     print(
-        f"### {docs:,} documents: {len(parts)} signature files, {partitions} partitions, "
-        f"{workers} tasks at a time, {wall:.0f} s wall"
+        f"### {docs:,} documents, {per_task:,} per task: {len(parts)} signature files in "
+        f"{groups} groups, {partitions} partitions, {workers} tasks at a time, {wall:.0f} s wall"
     )
     print()
     print("| round | tasks | CPU s | docs/s/core | peak RSS per task, MiB |")
@@ -391,62 +387,65 @@ def scale(docs: int, workers: int, root: Path) -> ScaleRun:
         f"| signatures (the call) | {len(sig)} | {sig_cpu:.1f} | {docs / sig_cpu:,.0f} | "
         f"{max(r[1] for r in sig):.0f} |"
     )
-    corpus_cpu = 0.0
+    corpus_cpu, corpus_rss = 0.0, 0.0
     for name, (tasks, cpu, rss) in rounds.items():
         if name == "star rounds":
             continue
         corpus_cpu += cpu
+        corpus_rss = max(corpus_rss, rss)
         print(f"| {name} | {tasks} | {cpu:.1f} | {docs / max(cpu, 1e-9):,.0f} | {rss:.0f} |")
     total = sig_cpu + corpus_cpu
     print(f"| **all** | | {total:.1f} | {docs / total:,.0f} | |")
     print()
+    files = sum(1 for path in (folder / "work").rglob("*.parquet"))
     print(
-        f"corpus step (every round after the signatures): {corpus_cpu:.1f} CPU s; its exchanges "
-        f"hold {len(parts):,} x {partitions} = {len(parts) * partitions:,} file pairs each"
+        f"corpus step (every round after the signatures): {corpus_cpu:.1f} CPU s, "
+        f"{files:,} exchange files ({files / (groups * partitions):.1f} per group x partition)"
     )
     print()
     print(
         f"star rounds until stable: {rounds.get('star rounds', (0,))[0]}; "
         + planted_found(plan, corpus, docs)
     )
-    shutil.rmtree(folder / "work")
+    shutil.rmtree(folder)
     print()
-    rss = max([r[1] for r in sig] + [rss for _, _, rss in rounds.values()])
-    return ScaleRun(docs, len(parts), partitions, sig_cpu, corpus_cpu, rss)
+    return ScaleRun(docs, per_task, groups, partitions, files, sig_cpu, corpus_cpu, corpus_rss)
 
 
 @dataclass(frozen=True)
 class ScaleRun:
     docs: int
-    files: int
+    per_task: int
+    groups: int
     partitions: int
+    files: int  # exchange files written
     signature_cpu: float
     corpus_cpu: float
-    peak_rss: float
+    corpus_rss: float  # the largest corpus-step task's peak RSS, MiB
 
 
-def projection(runs: list[ScaleRun], docs: float, files: float) -> list[str]:
-    """Core-hours for `docs` documents in `files` signature files (one partition per
-    DOCS_PER_PARTITION documents). Signatures cost the same per document at every size (the
-    largest run's rate); the corpus step does not: each exchange is files x partitions pairs
-    of (small) files, so its CPU is fitted, by least squares over the runs, as a per-document
-    cost plus a per-pair one. Needs two sizes at least."""
-    partitions = docs / DOCS_PER_PARTITION
+def projection(runs: list[ScaleRun], docs: float, per_task: int) -> list[str]:
+    """Core-hours for `docs` documents with `per_task` documents a task. Signatures cost the
+    same per document at every size (the largest run's rate). The corpus step is fitted, by
+    least squares over the runs, as a cost per document plus one per exchange file; an
+    exchange writes groups x partitions files, both about docs / per_task, so the files are
+    projected as the largest run's files per (group, partition) pair times (docs / per_task)^2.
+    Needs runs with two different file counts per document."""
     largest = max(runs, key=lambda r: r.docs)
     signature_s = largest.signature_cpu / largest.docs * docs
     lines = [f"signatures: {signature_s / 3600:,.0f} core-hours (the largest run's rate)"]
-    if len({r.docs for r in runs}) < 2:
-        return [*lines, "corpus step: not projected (one size measured; the fit needs two)"]
-    design = np.array([[r.docs, r.files * r.partitions] for r in runs], dtype=float)
-    per_doc, per_pair = np.linalg.lstsq(design, np.array([r.corpus_cpu for r in runs]), rcond=None)[
-        0
-    ]
-    pairs = files * partitions
+    if len({r.files / r.docs for r in runs}) < 2:
+        return [*lines, "corpus step: not projected (the fit needs two file counts per document)"]
+    design = np.array([[r.docs, r.files] for r in runs], dtype=float)
+    cpu = np.array([r.corpus_cpu for r in runs])
+    per_doc, per_file = np.linalg.lstsq(design, cpu, rcond=None)[0]
+    tasks = math.ceil(docs / per_task)
+    files = largest.files / (largest.groups * largest.partitions) * tasks**2
     lines.append(
-        f"corpus step: {per_doc * 1e6:.1f} CPU us per document + {per_pair * 1e3:.2f} CPU ms "
-        f"per file pair (fitted) -> {per_doc * docs / 3600:,.0f} + {per_pair * pairs / 3600:,.0f}"
-        f" core-hours, with {files:,.0f} signature files x {partitions:,.0f} partitions = "
-        f"{pairs:,.0f} files in each exchange"
+        f"corpus step: {per_doc * 1e6:.1f} CPU us per document + {per_file * 1e3:.2f} CPU ms "
+        f"per exchange file (fitted) -> {per_doc * docs / 3600:,.0f} + "
+        f"{per_file * files / 3600:,.0f} core-hours, with {tasks:,} groups x {tasks:,} "
+        f"partitions: {files:,.0f} exchange files"
     )
     return lines
 
@@ -455,7 +454,11 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--pairs", type=int, default=6000)
     parser.add_argument("--compare", type=int, default=20_000)
-    parser.add_argument("--sizes", type=int, nargs="*", default=[250_000, 1_000_000])
+    parser.add_argument("--sizes", type=int, nargs="*", default=[1_000_000, 2_000_000])
+    parser.add_argument("--per-task", type=int, default=250_000)
+    parser.add_argument(
+        "--more-per-task", type=int, nargs="*", default=[31_250, DedupSettings().documents_per_task]
+    )
     parser.add_argument("--workers", type=int, default=2)
     args = parser.parse_args()
     if args.compare:
@@ -469,28 +472,31 @@ def main() -> int:
         print("copies, 3% recaptures of an earlier URL a year later; URL, exact and near dedup on.")
         print()
         runs = []
+        known: dict[str, Any] = {}
         with tempfile.TemporaryDirectory(dir=Path.home()) as tmp:
             for docs in args.sizes:
-                runs.append(scale(docs, args.workers, Path(tmp)))
+                runs.append(scale(docs, args.per_task, args.workers, Path(tmp), known))
+            # The same documents in smaller tasks (more files per document, for the fit) and
+            # in the default's (its memory).
+            for per_task in args.more_per_task:
+                runs.append(scale(min(args.sizes), per_task, args.workers, Path(tmp), known))
         print(
-            "| documents | CPU s | CPU s per million | corpus step CPU s "
-            "| largest task peak RSS, MiB |"
+            "| documents | per task | groups x partitions | exchange files | CPU s "
+            "| CPU s per million | corpus step CPU s | largest corpus task peak RSS, MiB |"
         )
-        print("|---|---|---|---|---|")
+        print("|---|---|---|---|---|---|---|---|")
         for run in runs:
             cpu = run.signature_cpu + run.corpus_cpu
             print(
-                f"| {run.docs:,} | {cpu:.0f} | {cpu / run.docs * 1e6:.0f} | {run.corpus_cpu:.0f} "
-                f"| {run.peak_rss:.0f} |"
+                f"| {run.docs:,} | {run.per_task:,} | {run.groups} x {run.partitions} "
+                f"| {run.files:,} | {cpu:.0f} | {cpu / run.docs * 1e6:.0f} "
+                f"| {run.corpus_cpu:.0f} | {run.corpus_rss:.0f} |"
             )
         print()
-        layouts = (
-            (3e9 / PART_DOCS, f"{PART_DOCS:,} documents a file, as here"),
-            (COMMON_CRAWL_FILES, "one file per WARC of a Common Crawl crawl"),
-        )
-        for files, what in layouts:
-            print(f"Projected for 3,000,000,000 documents, {what}:")
-            for line in projection(runs, 3e9, files):
+        default = DedupSettings().documents_per_task
+        for per_task in sorted({default, args.per_task}, reverse=True):
+            print(f"Projected for 3,000,000,000 documents, {per_task:,} per task:")
+            for line in projection(runs, 3e9, per_task):
                 print(f"  {line}")
     return 0
 

@@ -15,7 +15,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from heed.curation.dedup.corpus import DECISION_SCHEMA
-from heed.curation.dedup.plan import DedupPlan, run_locally
+from heed.curation.dedup.plan import DedupPlan, group_files, run_locally
 from heed.curation.dedup.settings import DedupSettings
 from heed.curation.dedup.signatures import SIGNATURE_SCHEMA, signatures
 
@@ -126,8 +126,9 @@ def check_clusters(decisions: pa.Table) -> None:
 
 def test_planted_duplicates_keep_one_by_the_rule(tmp_path: Path) -> None:
     shards, expected = planted()
-    settings = DedupSettings(partitions=4)
+    settings = DedupSettings(documents_per_task=10)
     plan, _ = run(write_signatures(shards, tmp_path, settings), tmp_path, settings)
+    assert (len(plan.groups), plan.partitions) == (3, 3)  # files of 6, 15 and 4 documents
     decisions = read_decisions(plan)
     # each decision file has its signature file's rows, in order
     for signature, decision in zip(sorted((tmp_path / "signatures").iterdir()),
@@ -149,14 +150,14 @@ def test_planted_duplicates_keep_one_by_the_rule(tmp_path: Path) -> None:
 
 def test_latest_and_earliest_rules_and_switches(tmp_path: Path) -> None:
     shards, _ = planted()
-    settings = DedupSettings(keep="latest", url_keep="earliest", partitions=2)
+    settings = DedupSettings(keep="latest", url_keep="earliest", documents_per_task=20)
     plan, _ = run(write_signatures(shards, tmp_path, settings), tmp_path, settings)
     got = {row["record_id"]: row for row in read_decisions(plan).to_pylist()}
     assert got["b00"]["duplicate_of"] == "b00-copy"  # the later capture is kept
     assert got["b04-recrawl"]["decision"] == "url_duplicate"
     assert got["b04-recrawl"]["duplicate_of"] == "b04"
 
-    only_exact = DedupSettings(url=False, near=False, partitions=3)
+    only_exact = DedupSettings(url=False, near=False, documents_per_task=12)
     plan, rounds = run(write_signatures(shards, tmp_path / "x", only_exact), tmp_path / "x",
                        only_exact)  # fmt: skip
     assert "url-map" not in rounds
@@ -169,15 +170,33 @@ def test_latest_and_earliest_rules_and_switches(tmp_path: Path) -> None:
     assert set(read_decisions(plan)["decision"].to_pylist()) == {"kept"}
 
 
-def test_outputs_identical_for_any_partitions_and_task_order(tmp_path: Path) -> None:
+def test_outputs_identical_for_any_task_size_and_order(tmp_path: Path) -> None:
     shards, _ = planted()
-    outputs = set()
-    for partitions, order in ((1, None), (4, 1), (13, 2), (4, 3)):
-        settings = DedupSettings(partitions=partitions)
-        folder = tmp_path / f"p{partitions}-{order}"
+    shards = [shards[0][:3], shards[0][3:], *shards[1:]]  # files of 3, 3, 15 and 4 documents
+    outputs, layouts = set(), set()
+    for per_task, order in ((1000, None), (10, 1), (3, 2), (7, 3)):
+        settings = DedupSettings(documents_per_task=per_task)
+        folder = tmp_path / f"t{per_task}-{order}"
         plan, _ = run(write_signatures(shards, folder, settings), folder, settings, order)
         outputs.add(tuple(Path(path).read_bytes() for path in plan.decision_paths))
+        layouts.add((plan.groups, plan.partitions))
     assert len(outputs) == 1
+    # one group of all files, a group of two files, every file alone
+    assert layouts == {((0,), 1), ((0, 2, 3), 3), ((0, 1, 2, 3), 9), ((0, 2, 3), 4)}
+
+
+@pytest.mark.parametrize(
+    ("rows", "per_task", "starts"),
+    [
+        ([], 5, ()),
+        ([0, 0, 0], 5, (0,)),
+        ([3, 2, 1], 5, (0, 2)),
+        ([9, 1, 4], 5, (0, 1)),  # a file larger than a task's share is a group alone
+        ([2, 2, 2, 2], 4, (0, 2)),
+    ],
+)
+def test_groups_of_signature_files(rows: list[int], per_task: int, starts: tuple) -> None:
+    assert group_files(rows, per_task) == starts
 
 
 # -- components against union-find ---------------------------------------------------------------
@@ -253,18 +272,19 @@ SHAPES = {
 @pytest.mark.parametrize("shape", sorted(SHAPES))
 def test_small_shapes_equal_union_find(tmp_path: Path, shape: str) -> None:
     edges = SHAPES[shape]
-    check_against_union_find(tmp_path, 1 + max(max(edge) for edge in edges), edges, 2, None)
+    check_against_union_find(tmp_path, 1 + max(max(edge) for edge in edges), edges, 3, None)
 
 
-@pytest.mark.parametrize(("seed", "partitions"), [(0, 1), (1, 3), (2, 8)])
-def test_components_equal_union_find(tmp_path: Path, seed: int, partitions: int) -> None:
-    check_against_union_find(tmp_path, 1500, random_graph(seed, 1500), partitions, seed)
+# 1 group and 1 partition; groups of two files and 3 partitions; every file a group, 8
+@pytest.mark.parametrize(("seed", "per_task"), [(0, 1500), (1, 600), (2, 188)])
+def test_components_equal_union_find(tmp_path: Path, seed: int, per_task: int) -> None:
+    check_against_union_find(tmp_path, 1500, random_graph(seed, 1500), per_task, seed)
 
 
 def check_against_union_find(
-    tmp_path: Path, n: int, edges: list[tuple[int, int]], partitions: int, seed: int | None
+    tmp_path: Path, n: int, edges: list[tuple[int, int]], per_task: int, seed: int | None
 ) -> None:
-    settings = DedupSettings(url=False, exact=False, partitions=partitions)
+    settings = DedupSettings(url=False, exact=False, documents_per_task=per_task)
     paths = graph_signatures(tmp_path / "signatures", n, edges, files=min(5, n))
     plan, rounds = run(paths, tmp_path, settings, order=seed)
     decisions = read_decisions(plan)
@@ -294,7 +314,7 @@ def check_against_union_find(
 
 def test_rerun_after_a_killed_task_and_missing_inputs(tmp_path: Path) -> None:
     shards, _ = planted()
-    settings = DedupSettings(partitions=3)
+    settings = DedupSettings(documents_per_task=12)
     paths = write_signatures(shards, tmp_path, settings)
     plan, _ = run(paths, tmp_path, settings)
     before = [Path(path).read_bytes() for path in plan.decision_paths]
@@ -335,7 +355,7 @@ def test_signature_files_need_distinct_names(tmp_path: Path) -> None:
 
 
 def test_empty_corpus(tmp_path: Path) -> None:
-    settings = DedupSettings(partitions=2)
+    settings = DedupSettings(documents_per_task=2)
     paths = write_signatures([[], []], tmp_path, settings)
     plan, _ = run(paths, tmp_path, settings)
     assert all(pq.read_table(path).num_rows == 0 for path in plan.decision_paths)

@@ -220,7 +220,8 @@ def test_settings_reject_bad_values(field: str, value: object, message: str) -> 
 def test_describe_names_hashes_and_seeds() -> None:
     described = DedupSettings(seed=9).describe()
     assert "RandomState(9)" in described["permutations"]
-    assert described["settings"]["bands"] == 14 and "partitions" not in described["settings"]
+    assert described["settings"]["bands"] == 14
+    assert "documents_per_task" not in described["settings"]
 
 
 def test_the_stage_takes_every_setting_with_its_default() -> None:

@@ -1,8 +1,9 @@
 """The corpus half of dedup: the task functions, each the body of one task.
 
-Every function has the form `f(inputs, outputs, settings, index)`: named lists of Parquet paths
-in, named lists out, the settings, and the task's number (the signature file's, or the
-partition's). A function reads only its inputs, writes each output under a temporary name and
+Every function has the form `f(inputs, outputs, settings, index, group_starts)`: named lists
+of Parquet paths in, named lists out, the settings, the task's number (its group's, or its
+partition's), and the first signature file of each group (curation/dedup/plan.py makes the
+groups). A function reads only its inputs, writes each output under a temporary name and
 renames it into place, and writes its `stats` file last, so a task is complete exactly when that
 file exists and a killed task is simply run again. Its outputs depend on its inputs only, never
 on which other tasks ran or in what order. curation/dedup/plan.py says which tasks exist.
@@ -11,8 +12,8 @@ Documents are numbered `file << 32 | row` (file: the signature file's place in t
 the document's row in it), so every id says which file its decision goes back to.
 
 Shuffles route each row either to a hash partition (splitmix64(key) mod partitions) or to the
-signature file its document came from; a task writes one file per destination, empty ones too,
-so a missing file always means an unfinished task.
+group of the signature file its document came from; a task writes one file per destination,
+empty ones too, so a missing file always means an unfinished task.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from heed.curation.dedup.settings import DedupSettings
 from heed.curation.dedup.signatures import SIGNATURE_SCHEMA
 
 Paths = Mapping[str, Sequence[str]]
+Groups = tuple[int, ...]
 ROW_BITS = 32
 ROW_MASK = (1 << ROW_BITS) - 1
 
@@ -135,6 +137,12 @@ def file_of(docs: np.ndarray) -> np.ndarray:
     return docs >> ROW_BITS
 
 
+def group_of(docs: np.ndarray, group_starts: Groups) -> np.ndarray:
+    """The group of each document's signature file."""
+    starts = np.asarray(group_starts, dtype=np.int64)
+    return np.searchsorted(starts, file_of(docs), side="right") - 1
+
+
 def scatter(table: pa.Table, destination: np.ndarray, paths: Sequence[str]) -> None:
     """Write row i of the table to paths[destination[i]], keeping the rows' order."""
     order = np.argsort(destination, kind="stable")
@@ -160,37 +168,56 @@ def keep_order(keep: str) -> str:
     return "ascending" if keep == "earliest" else "descending"
 
 
-def url_duplicates(paths: Sequence[str], file: int, rows: int) -> np.ndarray:
-    """Rows of signature file `file` removed by URL dedup, as a boolean mask."""
-    mask = np.zeros(rows, dtype=bool)
+def read_group(
+    paths: Sequence[str], index: int, group_starts: Groups
+) -> tuple[pa.Table, np.ndarray]:
+    """A group's signature files as one table, and each row's document number (ascending)."""
+    tables = [read_signatures(path) for path in paths]
+    first = group_starts[index]
+    docs = [doc_ids(first + offset, table.num_rows) for offset, table in enumerate(tables)]
+    if not tables:
+        return SIGNATURE_SCHEMA.empty_table(), np.empty(0, dtype=np.int64)
+    return pa.concat_tables(tables), np.concatenate(docs)
+
+
+def positions(group_docs: np.ndarray, docs: np.ndarray, what: str) -> np.ndarray:
+    """Where each of `docs` is among a group's document numbers."""
+    at = np.searchsorted(group_docs, docs)
+    if len(docs) and ((at >= len(group_docs)).any() or not np.array_equal(group_docs[at], docs)):
+        raise ValueError(f"{what} routed to this group name documents of another group")
+    return at
+
+
+def url_duplicates(paths: Sequence[str], group_docs: np.ndarray) -> np.ndarray:
+    """Which of a group's documents URL dedup removed, as a boolean mask."""
+    mask = np.zeros(len(group_docs), dtype=bool)
     docs = numpy(read_parquet(paths, DOCS_SCHEMA), "doc", np.int64)
-    if len(docs) and (file_of(docs) != file).any():
-        raise ValueError(f"URL duplicates routed to file {file} name documents of another file")
-    mask[docs & ROW_MASK] = True
+    mask[positions(group_docs, docs, "URL duplicates")] = True
     return mask
 
 
 # -- URL dedup ----------------------------------------------------------------------------------
 
 
-def url_map(inputs: Paths, outputs: Paths, settings: DedupSettings, index: int) -> None:
-    """Signature file -> its (url_key, capture_time, record_id, doc) rows by URL partition."""
-    table = read_signatures(inputs["signatures"][0])
+def url_map(
+    inputs: Paths, outputs: Paths, settings: DedupSettings, index: int, group_starts: Groups
+) -> None:
+    """A group of signature files -> (url_key, capture_time, record_id, doc) by URL partition."""
+    table, docs = read_group(inputs["signatures"], index, group_starts)
     rows = table.select(["url_key", "capture_time", "record_id"]).append_column(
-        "doc", pa.array(doc_ids(index, table.num_rows))
+        "doc", pa.array(docs)
     )
     rows = rows.filter(pc.is_valid(rows.column("url_key")))
-    scatter(
-        rows,
-        partition_of(numpy(rows, "url_key", np.uint64), settings.partitions),
-        outputs["partitions"],
-    )
+    partitions = outputs["partitions"]
+    scatter(rows, partition_of(numpy(rows, "url_key", np.uint64), len(partitions)), partitions)
     write_stats(outputs["stats"][0], {"rows": rows.num_rows})
 
 
-def url_reduce(inputs: Paths, outputs: Paths, settings: DedupSettings, index: int) -> None:
+def url_reduce(
+    inputs: Paths, outputs: Paths, settings: DedupSettings, index: int, group_starts: Groups
+) -> None:
     """One URL partition -> per URL the capture kept by `url_keep`; the others go back to their
-    files as URL duplicates and into the graph linked to the kept capture."""
+    groups as URL duplicates and into the graph linked to the kept capture."""
     rows = read_parquet(inputs["partitions"], URL_SCHEMA).sort_by(
         [
             ("url_key", "ascending"),
@@ -204,7 +231,8 @@ def url_reduce(inputs: Paths, outputs: Paths, settings: DedupSettings, index: in
     kept = np.repeat(docs[starts], counts)
     duplicate = docs != kept
     dups, to = docs[duplicate], kept[duplicate]
-    scatter(pa.table({"doc": dups}, schema=DOCS_SCHEMA), file_of(dups), outputs["duplicates"])
+    dups_table = pa.table({"doc": dups}, schema=DOCS_SCHEMA)
+    scatter(dups_table, group_of(dups, group_starts), outputs["duplicates"])
     write_edges(*both_ways(dups, to), outputs["edges"])
     write_stats(outputs["stats"][0], {"rows": rows.num_rows, "duplicates": len(dups)})
 
@@ -212,11 +240,13 @@ def url_reduce(inputs: Paths, outputs: Paths, settings: DedupSettings, index: in
 # -- exact and near dedup: keys -> edges --------------------------------------------------------
 
 
-def keys_map(inputs: Paths, outputs: Paths, settings: DedupSettings, index: int) -> None:
-    """Signature file -> (key, doc) for each exact key and band key of the URL survivors."""
-    table = read_signatures(inputs["signatures"][0])
-    docs = doc_ids(index, table.num_rows)
-    alive = ~url_duplicates(inputs["url_duplicates"], index, table.num_rows)
+def keys_map(
+    inputs: Paths, outputs: Paths, settings: DedupSettings, index: int, group_starts: Groups
+) -> None:
+    """A group of signature files -> (key, doc) for each exact and band key of the URL
+    survivors."""
+    table, docs = read_group(inputs["signatures"], index, group_starts)
+    alive = ~url_duplicates(inputs["url_duplicates"], docs)
     keys, owners = [], []
     if settings.exact:
         exact = table.column("exact_key")
@@ -233,11 +263,13 @@ def keys_map(inputs: Paths, outputs: Paths, settings: DedupSettings, index: int)
     key = np.concatenate(keys) if keys else np.empty(0, dtype=np.uint64)
     doc = np.concatenate(owners) if owners else np.empty(0, dtype=np.int64)
     rows = pa.table({"key": key, "doc": doc}, schema=KEYS_SCHEMA)
-    scatter(rows, partition_of(key, settings.partitions), outputs["partitions"])
+    scatter(rows, partition_of(key, len(outputs["partitions"])), outputs["partitions"])
     write_stats(outputs["stats"][0], {"rows": rows.num_rows})
 
 
-def keys_reduce(inputs: Paths, outputs: Paths, settings: DedupSettings, index: int) -> None:
+def keys_reduce(
+    inputs: Paths, outputs: Paths, settings: DedupSettings, index: int, group_starts: Groups
+) -> None:
     """One key partition -> for each key shared by several documents, edges from the smallest
     document to each of the others (a star: connected, and as few edges as there are members)."""
     rows = read_parquet(inputs["partitions"], KEYS_SCHEMA)
@@ -259,38 +291,46 @@ def read_edges(paths: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
     return numpy(edges, "src", np.int64), numpy(edges, "dst", np.int64)
 
 
-def large_star_round(inputs: Paths, outputs: Paths, settings: DedupSettings, index: int) -> None:
+def large_star_round(
+    inputs: Paths, outputs: Paths, settings: DedupSettings, index: int, group_starts: Groups
+) -> None:
     src, dst = read_edges(inputs["edges"])
     (src_out, dst_out), changed = large_star(src, dst)
     write_edges(src_out, dst_out, outputs["edges"])
     write_stats(outputs["stats"][0], {"edges": len(src), "changed": changed})
 
 
-def small_star_round(inputs: Paths, outputs: Paths, settings: DedupSettings, index: int) -> None:
+def small_star_round(
+    inputs: Paths, outputs: Paths, settings: DedupSettings, index: int, group_starts: Groups
+) -> None:
     src, dst = read_edges(inputs["edges"])
     (src_out, dst_out), changed = small_star(src, dst)
     write_edges(src_out, dst_out, outputs["edges"])
     write_stats(outputs["stats"][0], {"edges": len(src), "changed": changed})
 
 
-def labels(inputs: Paths, outputs: Paths, settings: DedupSettings, index: int) -> None:
-    """Converged edges -> (doc, component label) back to each document's file."""
+def labels(
+    inputs: Paths, outputs: Paths, settings: DedupSettings, index: int, group_starts: Groups
+) -> None:
+    """Converged edges -> (doc, component label) back to each document's group."""
     docs, label = star_labels(*read_edges(inputs["edges"]))
     table = pa.table({"doc": docs, "label": label}, schema=LABELS_SCHEMA)
-    scatter(table, file_of(docs), outputs["files"])
+    scatter(table, group_of(docs, group_starts), outputs["groups"])
     write_stats(outputs["stats"][0], {"docs": len(docs)})
 
 
 # -- choosing the kept document -----------------------------------------------------------------
 
 
-def members(inputs: Paths, outputs: Paths, settings: DedupSettings, index: int) -> None:
-    """A file's documents that belong to a component, with what the keep rule reads, routed to
-    their component's partition."""
-    table = read_signatures(inputs["signatures"][0])
+def members(
+    inputs: Paths, outputs: Paths, settings: DedupSettings, index: int, group_starts: Groups
+) -> None:
+    """A group's documents that belong to a component, with what the keep rule reads, routed
+    to their component's partition."""
+    table, docs = read_group(inputs["signatures"], index, group_starts)
     found = read_parquet(inputs["labels"], LABELS_SCHEMA)
-    rows = numpy(found, "doc", np.int64) & ROW_MASK
-    url_duplicate = url_duplicates(inputs["url_duplicates"], index, table.num_rows)
+    rows = positions(docs, numpy(found, "doc", np.int64), "labels")
+    url_duplicate = url_duplicates(inputs["url_duplicates"], docs)
     picked = table.take(pa.array(rows))
     out = pa.table(
         {
@@ -303,13 +343,14 @@ def members(inputs: Paths, outputs: Paths, settings: DedupSettings, index: int) 
         },
         schema=MEMBERS_SCHEMA,
     )
-    scatter(
-        out, partition_of(numpy(out, "label", np.int64), settings.partitions), outputs["partitions"]
-    )
+    partitions = outputs["partitions"]
+    scatter(out, partition_of(numpy(out, "label", np.int64), len(partitions)), partitions)
     write_stats(outputs["stats"][0], {"members": out.num_rows})
 
 
-def clusters(inputs: Paths, outputs: Paths, settings: DedupSettings, index: int) -> None:
+def clusters(
+    inputs: Paths, outputs: Paths, settings: DedupSettings, index: int, group_starts: Groups
+) -> None:
     """One partition of components -> each member's kept document and cluster size.
 
     The kept document is the first by: not a URL duplicate, capture time (`keep`: earliest or
@@ -335,18 +376,21 @@ def clusters(inputs: Paths, outputs: Paths, settings: DedupSettings, index: int)
         },
         schema=CLUSTERS_SCHEMA,
     )
-    scatter(out, file_of(numpy(out, "doc", np.int64)), outputs["files"])
+    scatter(out, group_of(numpy(out, "doc", np.int64), group_starts), outputs["groups"])
     write_stats(outputs["stats"][0], {"members": out.num_rows, "clusters": len(starts)})
 
 
-def decisions(inputs: Paths, outputs: Paths, settings: DedupSettings, index: int) -> None:
-    """A signature file -> its decisions, one row per document in the same order."""
-    table = read_signatures(inputs["signatures"][0])
+def decisions(
+    inputs: Paths, outputs: Paths, settings: DedupSettings, index: int, group_starts: Groups
+) -> None:
+    """A group of signature files -> one decision file each, a row per document in the same
+    order."""
+    table, docs = read_group(inputs["signatures"], index, group_starts)
     n = table.num_rows
     record_ids = table.column("record_id").to_numpy(zero_copy_only=False).astype(object)
-    url_duplicate = url_duplicates(inputs["url_duplicates"], index, n)
+    url_duplicate = url_duplicates(inputs["url_duplicates"], docs)
     found = read_parquet(inputs["clusters"], CLUSTERS_SCHEMA)
-    rows = numpy(found, "doc", np.int64) & ROW_MASK
+    rows = positions(docs, numpy(found, "doc", np.int64), "clusters")
     kept = np.ones(n, dtype=bool)
     cluster_id = record_ids.copy()
     cluster_size = np.ones(n, dtype=np.int64)
@@ -376,6 +420,9 @@ def decisions(inputs: Paths, outputs: Paths, settings: DedupSettings, index: int
         },
         schema=DECISION_SCHEMA,
     )
-    write_parquet(outputs["decisions"][0], out)
+    files = file_of(docs)
+    bounds = np.searchsorted(files, group_starts[index] + np.arange(len(outputs["decisions"]) + 1))
+    for number, path in enumerate(outputs["decisions"]):
+        write_parquet(path, out.slice(bounds[number], bounds[number + 1] - bounds[number]))
     counts = {name: int((decision == name).sum()) for name in DECISIONS}
     write_stats(outputs["stats"][0], {"documents": n, **counts})

@@ -6,29 +6,42 @@ the first round with an unfinished task (a task is finished when its stats file 
 driver that restarts simply carries on. The component rounds repeat until two in a row change
 nothing, which the planner reads from their stats files.
 
-Rounds (F signature files, P partitions), and where they write under the work folder:
+Tasks come in two kinds, both sized by `documents_per_task` (T), so that a task's memory does
+not grow with the corpus and neither does the number of files an exchange writes per document:
+* group tasks, one per group of consecutive signature files holding up to T documents (G
+  groups; a file larger than T is a group alone);
+* partition tasks, one per hash partition: P = ceil(documents / T).
+Each exchange between the two kinds writes G x P files (one per pair, empty ones too). With
+signature files of a fixed size that product would grow with the square of the corpus and
+its files would dwarf the work; grouped, it is (documents / T)^2, for a Common Crawl crawl
+thousands of tasks a side rather than one per WARC file against one per 62,500 documents.
+
+Rounds, and where they write under the work folder (G-NNNNN, P-NNNNN: the writing task):
 
 ```
-url-map       F  signatures -> url/to-P/from-F           (URL dedup on)
-url-reduce    P  -> url-dups/to-F/from-P, edges/r000/to-P/from-url-P
-keys-map      F  signatures, url-dups -> keys/to-P/from-F (exact or near dedup on)
+url-map       G  signatures -> url/to-P/from-G           (URL dedup on)
+url-reduce    P  -> url-dups/to-G/from-P, edges/r000/to-P/from-url-P
+keys-map      G  signatures, url-dups -> keys/to-P/from-G (exact or near dedup on)
 keys-reduce   P  -> edges/r000/to-P/from-keys-P
 star-NNN      P  edges/rNNN/to-P -> edges/rNNN+1/to-P/from-P  (large-star, small-star, ...)
-labels        P  converged edges -> labels/to-F/from-P
-members       F  signatures, labels, url-dups -> members/to-P/from-F
-clusters      P  -> clusters/to-F/from-P
-decisions     F  signatures, url-dups, clusters -> DECISIONS/<signature file name>
+labels        P  converged edges -> labels/to-G/from-P
+members       G  signatures, labels, url-dups -> members/to-P/from-G
+clusters      P  -> clusters/to-G/from-P
+decisions     G  signatures, url-dups, clusters -> DECISIONS/<signature file name>, per file
 stats/<round>/<task>.json   each task's counts, written last
 ```
 """
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from random import Random
+
+import pyarrow.parquet as pq
 
 import heed.curation.dedup.corpus as corpus
 from heed.curation.dedup.settings import DedupSettings
@@ -37,21 +50,23 @@ from heed.curation.dedup.settings import DedupSettings
 # met a bug, not a hard input.
 MAX_STAR_ROUNDS = 400
 
-TaskFunction = Callable[[corpus.Paths, corpus.Paths, DedupSettings, int], None]
+TaskFunction = Callable[[corpus.Paths, corpus.Paths, DedupSettings, int, tuple[int, ...]], None]
 
 
 @dataclass(frozen=True)
 class Task:
-    """One task: `function(inputs, outputs, settings, index)`."""
+    """One task: `function(inputs, outputs, settings, index, groups)`; `index` is the group's or
+    the partition's number, `groups` the number of each group's first signature file."""
 
     round: str
     index: int
     function: TaskFunction
     inputs: dict[str, tuple[str, ...]]
     outputs: dict[str, tuple[str, ...]]
+    groups: tuple[int, ...]
 
     def run(self, settings: DedupSettings) -> None:
-        self.function(self.inputs, self.outputs, settings, self.index)
+        self.function(self.inputs, self.outputs, settings, self.index, self.groups)
 
     @property
     def stats(self) -> str:
@@ -68,6 +83,19 @@ class Round:
 
     def complete(self) -> bool:
         return all(task.complete() for task in self.tasks)
+
+
+def group_files(rows: Sequence[int], documents_per_task: int) -> tuple[int, ...]:
+    """The first file of each group: consecutive files, as many as keep a group within
+    `documents_per_task` rows (a larger file is a group alone)."""
+    starts: list[int] = []
+    total = 0
+    for number, count in enumerate(rows):
+        if not starts or (total and total + count > documents_per_task):
+            starts.append(number)
+            total = 0
+        total += count
+    return tuple(starts)
 
 
 class DedupPlan:
@@ -92,6 +120,10 @@ class DedupPlan:
         self.work = Path(work)
         self.decision_paths = [str(Path(decisions) / name) for name in names]
         self.settings = settings
+        # The footers only: the layout needs each file's row count, not its rows.
+        rows = [pq.read_metadata(path).num_rows for path in self.signatures]
+        self.groups = group_files(rows, settings.documents_per_task)
+        self.partitions = max(1, math.ceil(sum(rows) / settings.documents_per_task))
 
     # -- paths --
 
@@ -110,112 +142,112 @@ class DedupPlan:
         )
 
     @property
-    def _files(self) -> list[str]:
-        return [f"{i:05d}" for i in range(len(self.signatures))]
+    def _group_names(self) -> list[str]:
+        return [f"{g:05d}" for g in range(len(self.groups))]
 
     @property
-    def _partitions(self) -> list[str]:
-        return [f"{p:05d}" for p in range(self.settings.partitions)]
+    def _partition_names(self) -> list[str]:
+        return [f"{p:05d}" for p in range(self.partitions)]
 
-    def _url_duplicates(self, file: int) -> tuple[str, ...]:
-        return self._exchange("url-dups", file, self._partitions) if self.settings.url else ()
+    def _files_of(self, group: int) -> range:
+        end = self.groups[group + 1] if group + 1 < len(self.groups) else len(self.signatures)
+        return range(self.groups[group], end)
+
+    def _signatures(self, group: int) -> tuple[str, ...]:
+        return tuple(self.signatures[f] for f in self._files_of(group))
+
+    def _url_duplicates(self, group: int) -> tuple[str, ...]:
+        return self._exchange("url-dups", group, self._partition_names) if self.settings.url else ()
 
     def _edges(self, star_round: int) -> str:
         return f"edges/r{star_round:03d}"
+
+    def _task(
+        self,
+        name: str,
+        index: int,
+        function: TaskFunction,
+        inputs: dict[str, tuple[str, ...]],
+        outputs: dict[str, tuple[str, ...]],
+    ) -> Task:
+        outputs = {**outputs, "stats": self._stats(name, index)}
+        return Task(name, index, function, inputs, outputs, self.groups)
 
     # -- rounds --
 
     def _map(self, name: str, function: TaskFunction, kind: str, extra: bool) -> Round:
         tasks = []
-        for i, path in enumerate(self.signatures):
-            inputs = {"signatures": (path,)}
+        for g in range(len(self.groups)):
+            inputs = {"signatures": self._signatures(g)}
             if extra:
-                inputs["url_duplicates"] = self._url_duplicates(i)
-            outputs = {
-                "partitions": self._fanout(kind, f"{i:05d}", self.settings.partitions),
-                "stats": self._stats(name, i),
-            }
-            tasks.append(Task(name, i, function, inputs, outputs))
+                inputs["url_duplicates"] = self._url_duplicates(g)
+            outputs = {"partitions": self._fanout(kind, f"{g:05d}", self.partitions)}
+            tasks.append(self._task(name, g, function, inputs, outputs))
         return Round(name, tuple(tasks))
+
+    def _reduce(
+        self,
+        name: str,
+        function: TaskFunction,
+        inputs: Callable[[int], dict[str, tuple[str, ...]]],
+        outputs: Callable[[int], dict[str, tuple[str, ...]]],
+    ) -> Round:
+        return Round(
+            name,
+            tuple(
+                self._task(name, p, function, inputs(p), outputs(p)) for p in range(self.partitions)
+            ),
+        )
 
     def first_rounds(self) -> list[Round]:
         """The rounds before the components (their tasks do not depend on the data)."""
         rounds = []
-        n_files, n_parts = len(self.signatures), self.settings.partitions
+        n_groups, n_parts = len(self.groups), self.partitions
         if self.settings.url:
             rounds.append(self._map("url-map", corpus.url_map, "url", extra=False))
             rounds.append(
-                Round(
+                self._reduce(
                     "url-reduce",
-                    tuple(
-                        Task(
-                            "url-reduce",
-                            p,
-                            corpus.url_reduce,
-                            {"partitions": self._exchange("url", p, self._files)},
-                            {
-                                "duplicates": self._fanout("url-dups", f"{p:05d}", n_files),
-                                "edges": self._fanout(self._edges(0), f"url-{p:05d}", n_parts),
-                                "stats": self._stats("url-reduce", p),
-                            },
-                        )
-                        for p in range(n_parts)
-                    ),
+                    corpus.url_reduce,
+                    lambda p: {"partitions": self._exchange("url", p, self._group_names)},
+                    lambda p: {
+                        "duplicates": self._fanout("url-dups", f"{p:05d}", n_groups),
+                        "edges": self._fanout(self._edges(0), f"url-{p:05d}", n_parts),
+                    },
                 )
             )
         if self.settings.exact or self.settings.near:
             rounds.append(self._map("keys-map", corpus.keys_map, "keys", extra=True))
             rounds.append(
-                Round(
+                self._reduce(
                     "keys-reduce",
-                    tuple(
-                        Task(
-                            "keys-reduce",
-                            p,
-                            corpus.keys_reduce,
-                            {"partitions": self._exchange("keys", p, self._files)},
-                            {
-                                "edges": self._fanout(self._edges(0), f"keys-{p:05d}", n_parts),
-                                "stats": self._stats("keys-reduce", p),
-                            },
-                        )
-                        for p in range(n_parts)
-                    ),
+                    corpus.keys_reduce,
+                    lambda p: {"partitions": self._exchange("keys", p, self._group_names)},
+                    lambda p: {"edges": self._fanout(self._edges(0), f"keys-{p:05d}", n_parts)},
                 )
             )
         return rounds
 
     def _star_inputs(self, star_round: int, partition: int) -> tuple[str, ...]:
         if star_round > 0:
-            return self._exchange(self._edges(star_round), partition, self._partitions)
+            return self._exchange(self._edges(star_round), partition, self._partition_names)
         sources = []
         if self.settings.url:
-            sources += [f"url-{p}" for p in self._partitions]
+            sources += [f"url-{p}" for p in self._partition_names]
         if self.settings.exact or self.settings.near:
-            sources += [f"keys-{p}" for p in self._partitions]
+            sources += [f"keys-{p}" for p in self._partition_names]
         return self._exchange(self._edges(0), partition, sources)
 
     def star_round(self, star_round: int) -> Round:
         """Round N of the components: large-star when N is even, small-star when odd."""
-        name = f"star-{star_round:03d}"
         function = corpus.large_star_round if star_round % 2 == 0 else corpus.small_star_round
-        return Round(
-            name,
-            tuple(
-                Task(
-                    name,
-                    p,
-                    function,
-                    {"edges": self._star_inputs(star_round, p)},
-                    {
-                        "edges": self._fanout(
-                            self._edges(star_round + 1), f"{p:05d}", self.settings.partitions
-                        ),
-                        "stats": self._stats(name, p),
-                    },
-                )
-                for p in range(self.settings.partitions)
-            ),
+        return self._reduce(
+            f"star-{star_round:03d}",
+            function,
+            lambda p: {"edges": self._star_inputs(star_round, p)},
+            lambda p: {
+                "edges": self._fanout(self._edges(star_round + 1), f"{p:05d}", self.partitions)
+            },
         )
 
     def _changed(self, star_round: int) -> int:
@@ -226,74 +258,51 @@ class DedupPlan:
     def _last_rounds(self, converged: int) -> list[Round]:
         """The rounds after the components, given the star round whose input edges (in
         both-directions form) are the converged graph."""
-        n_files, n_parts = len(self.signatures), self.settings.partitions
-        labels = Round(
+        n_groups, n_parts = len(self.groups), self.partitions
+        labels = self._reduce(
             "labels",
-            tuple(
-                Task(
-                    "labels",
-                    p,
-                    corpus.labels,
-                    {"edges": self._star_inputs(converged, p)},
-                    {
-                        "files": self._fanout("labels", f"{p:05d}", n_files),
-                        "stats": self._stats("labels", p),
-                    },
-                )
-                for p in range(n_parts)
-            ),
+            corpus.labels,
+            lambda p: {"edges": self._star_inputs(converged, p)},
+            lambda p: {"groups": self._fanout("labels", f"{p:05d}", n_groups)},
         )
         members = Round(
             "members",
             tuple(
-                Task(
+                self._task(
                     "members",
-                    i,
+                    g,
                     corpus.members,
                     {
-                        "signatures": (path,),
-                        "labels": self._exchange("labels", i, self._partitions),
-                        "url_duplicates": self._url_duplicates(i),
+                        "signatures": self._signatures(g),
+                        "labels": self._exchange("labels", g, self._partition_names),
+                        "url_duplicates": self._url_duplicates(g),
                     },
-                    {
-                        "partitions": self._fanout("members", f"{i:05d}", n_parts),
-                        "stats": self._stats("members", i),
-                    },
+                    {"partitions": self._fanout("members", f"{g:05d}", n_parts)},
                 )
-                for i, path in enumerate(self.signatures)
+                for g in range(n_groups)
             ),
         )
-        clusters = Round(
+        clusters = self._reduce(
             "clusters",
-            tuple(
-                Task(
-                    "clusters",
-                    p,
-                    corpus.clusters,
-                    {"partitions": self._exchange("members", p, self._files)},
-                    {
-                        "files": self._fanout("clusters", f"{p:05d}", n_files),
-                        "stats": self._stats("clusters", p),
-                    },
-                )
-                for p in range(n_parts)
-            ),
+            corpus.clusters,
+            lambda p: {"partitions": self._exchange("members", p, self._group_names)},
+            lambda p: {"groups": self._fanout("clusters", f"{p:05d}", n_groups)},
         )
         decisions = Round(
             "decisions",
             tuple(
-                Task(
+                self._task(
                     "decisions",
-                    i,
+                    g,
                     corpus.decisions,
                     {
-                        "signatures": (path,),
-                        "url_duplicates": self._url_duplicates(i),
-                        "clusters": self._exchange("clusters", i, self._partitions),
+                        "signatures": self._signatures(g),
+                        "url_duplicates": self._url_duplicates(g),
+                        "clusters": self._exchange("clusters", g, self._partition_names),
                     },
-                    {"decisions": (self.decision_paths[i],), "stats": self._stats("decisions", i)},
+                    {"decisions": tuple(self.decision_paths[f] for f in self._files_of(g))},
                 )
-                for i, path in enumerate(self.signatures)
+                for g in range(n_groups)
             ),
         )
         return [labels, members, clusters, decisions]

@@ -46,9 +46,11 @@ class DedupSettings:
     # Unspaced scripts use n-grams of characters instead of words.
     unspaced_scripts: list[str] = field(default_factory=lambda: list(UNSPACED_SCRIPTS))
     ngram_chars: int = 5
-    # Hash partitions of each shuffle: more partitions, less memory per task. Changes no
-    # output, so describe() leaves it out.
-    partitions: int = 16
+    # How many documents one task of the corpus step handles: its memory grows with it, the
+    # number of tasks (and of the files they exchange) falls with it. Signature files are taken
+    # in groups of up to this many documents, and each shuffle has one hash partition per this
+    # many documents of the corpus. Changes no output, so describe() leaves it out.
+    documents_per_task: int = 1_000_000
 
     def __post_init__(self) -> None:
         for name in ("url", "exact", "near"):
@@ -66,7 +68,7 @@ class DedupSettings:
             ("ngram_chars", 1, 256),
             ("bands", 1, 1024),
             ("rows", 1, 1024),
-            ("partitions", 1, 1 << 20),
+            ("documents_per_task", 1, 1 << 40),
         ):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
@@ -98,7 +100,7 @@ class DedupSettings:
     def describe(self) -> dict[str, Any]:
         """What decides the outputs, for the manifest: the settings and every hash and seed."""
         settings = asdict(self)
-        del settings["partitions"]
+        del settings["documents_per_task"]
         return {
             "settings": settings,
             "text_normalisation": "datatrove simplify_text defaults: lower case, numbers -> 0, "
@@ -118,7 +120,7 @@ class DedupSettings:
             "whitespace runs collapsed), language empty when scope is global",
             "url_key": "first 8 bytes of blake2b(the URL without scheme, fragment or default "
             "port, host lower case without www., query parameters sorted)",
-            "partition": "splitmix64(key) mod partitions",
+            "partition": "splitmix64(key) mod the number of partitions",
         }
 
 

@@ -76,7 +76,7 @@ class Dedup(Stage):
     seed: int = 1
     unspaced_scripts: list[str] = field(default_factory=lambda: list(UNSPACED_SCRIPTS))
     ngram_chars: int = 5
-    partitions: int = 16
+    documents_per_task: int = 1_000_000
 
     def __post_init__(self) -> None:
         self.settings()  # its checks, with their messages
