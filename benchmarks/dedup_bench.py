@@ -22,7 +22,9 @@ CPU time is the tasks' own (getrusage in each task process); the machine may be 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import itertools
+import json
 import math
 import multiprocessing
 import resource
@@ -457,6 +459,12 @@ def main() -> int:
     parser.add_argument("--sizes", type=int, nargs="*", default=[1_000_000, 2_000_000])
     parser.add_argument("--per-task", type=int, default=250_000)
     parser.add_argument(
+        "--keep",
+        metavar="DIR",
+        help="work in DIR and keep its signature files (and their CPU and memory) for the "
+        "next run with the same DIR; default: a temporary folder",
+    )
+    parser.add_argument(
         "--more-per-task", type=int, nargs="*", default=[31_250, DedupSettings().documents_per_task]
     )
     parser.add_argument("--workers", type=int, default=2)
@@ -472,14 +480,21 @@ def main() -> int:
         print("copies, 3% recaptures of an earlier URL a year later; URL, exact and near dedup on.")
         print()
         runs = []
-        known: dict[str, Any] = {}
-        with tempfile.TemporaryDirectory(dir=Path.home()) as tmp:
-            for docs in args.sizes:
-                runs.append(scale(docs, args.per_task, args.workers, Path(tmp), known))
+        with contextlib.ExitStack() as stack:
+            root = (
+                Path(args.keep)
+                if args.keep
+                else Path(stack.enter_context(tempfile.TemporaryDirectory(dir=Path.home())))
+            )
+            results = root / "signatures" / "results.json"
+            known = json.loads(results.read_text()) if results.is_file() else {}
+            sizes = [(docs, args.per_task) for docs in args.sizes]
             # The same documents in smaller tasks (more files per document, for the fit) and
             # in the default's (its memory).
-            for per_task in args.more_per_task:
-                runs.append(scale(min(args.sizes), per_task, args.workers, Path(tmp), known))
+            sizes += [(min(args.sizes), per_task) for per_task in args.more_per_task]
+            for docs, per_task in sizes:
+                runs.append(scale(docs, per_task, args.workers, root, known))
+                results.write_text(json.dumps(known))
         print(
             "| documents | per task | groups x partitions | exchange files | CPU s "
             "| CPU s per million | corpus step CPU s | largest corpus task peak RSS, MiB |"

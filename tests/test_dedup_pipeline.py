@@ -19,11 +19,13 @@ from dedup_crawl import CRAWLS, write
 STAGES = '["extract", "dedup", "tokenize"]'
 
 
-def config_file(root: Path, extra: str = "") -> Path:
+def config_file(root: Path, dedup: str = "") -> Path:
+    """The run's config; `dedup`: more lines of its [stage.dedup] table. Tasks of 100
+    documents: the corpus step runs as several group and partition tasks."""
     path = root / "dedup.toml"
     path.write_text(
         f'name = "dedup"\ncrawl_root = "{root}"\ncrawl = {json.dumps(list(CRAWLS))}\n'
-        f"stages = {STAGES}\n{extra}"
+        f"stages = {STAGES}\n[stage.dedup]\ndocuments_per_task = 100\n{dedup}"
     )
     return path
 
@@ -95,6 +97,10 @@ def test_outputs_do_not_depend_on_the_workers(crawl, reference: Path, tmp_path, 
     out = tmp_path / "out"
     run_heed("corpus", str(config_file(root)), "--num-cpus", str(cpus), "--out", str(out))
     assert output_files(out) == output_files(reference)
+    # the corpus step ran as several tasks a round (groups of shards, hash partitions)
+    stats = out / "dedup" / "work" / "stats"
+    assert len(list((stats / "keys-map").iterdir())) > 1
+    assert len(list((stats / "keys-reduce").iterdir())) > 1
 
 
 def _start(config: Path, out: Path) -> subprocess.Popen:
@@ -151,7 +157,7 @@ def test_new_dedup_settings_redo_only_the_corpus_step_and_after(crawl, reference
     assert "(8 already done)" in again.stderr  # a finished run rerun does nothing
     assert {p: p.stat().st_mtime_ns for p in before} == before
     step = (out / "dedup" / "done.json").stat().st_mtime_ns
-    changed = config_file(root, "[stage.dedup]\nnear = false\n")
+    changed = config_file(root, "near = false\n")
     proc = run_heed("corpus", str(changed), "--executor", "local", "--out", str(out))
     # Extraction is not redone: the records before dedup are the same files, untouched.
     assert {p: p.stat().st_mtime_ns for p in before} == before

@@ -244,27 +244,44 @@ def keys_map(
     inputs: Paths, outputs: Paths, settings: DedupSettings, index: int, group_starts: Groups
 ) -> None:
     """A group of signature files -> (key, doc) for each exact and band key of the URL
-    survivors."""
-    table, docs = read_group(inputs["signatures"], index, group_starts)
+    survivors. The files are read one at a time: the task holds its keys, not its signatures."""
+    paths = inputs["signatures"]
+    rows = [pq.read_metadata(path).num_rows for path in paths]
+    docs = np.concatenate(
+        [doc_ids(group_starts[index] + offset, count) for offset, count in enumerate(rows)]
+        or [np.empty(0, dtype=np.int64)]
+    )
     alive = ~url_duplicates(inputs["url_duplicates"], docs)
-    keys, owners = [], []
+    bounds = np.cumsum([0, *rows])
+    keys, owners = [np.empty(0, dtype=np.uint64)], [np.empty(0, dtype=np.int64)]
+    for number, path in enumerate(paths):
+        part = slice(bounds[number], bounds[number + 1])
+        for key, owner in file_keys(read_signatures(path), docs[part], alive[part], settings):
+            keys.append(key)
+            owners.append(owner)
+    key, doc = np.concatenate(keys), np.concatenate(owners)
+    del keys, owners
+    table = pa.table({"key": key, "doc": doc}, schema=KEYS_SCHEMA)
+    scatter(table, partition_of(key, len(outputs["partitions"])), outputs["partitions"])
+    write_stats(outputs["stats"][0], {"rows": table.num_rows})
+
+
+def file_keys(
+    table: pa.Table, docs: np.ndarray, alive: np.ndarray, settings: DedupSettings
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    """One signature file's (keys, their documents): exact keys, then band keys."""
+    found = []
     if settings.exact:
         exact = table.column("exact_key")
         valid = alive & pc.is_valid(exact).to_numpy(zero_copy_only=False)
-        keys.append(exact.fill_null(0).to_numpy()[valid].astype(np.uint64))
-        owners.append(docs[valid])
+        found.append((exact.fill_null(0).to_numpy()[valid].astype(np.uint64), docs[valid]))
     if settings.near:
         bands = table.column("band_keys")
         lengths = pc.list_value_length(bands).to_numpy(zero_copy_only=False).astype(np.int64)
         lengths[~alive] = 0
         flat = pc.list_flatten(bands.filter(pa.array(alive)))
-        keys.append(flat.to_numpy().astype(np.uint64))
-        owners.append(np.repeat(docs, lengths))
-    key = np.concatenate(keys) if keys else np.empty(0, dtype=np.uint64)
-    doc = np.concatenate(owners) if owners else np.empty(0, dtype=np.int64)
-    rows = pa.table({"key": key, "doc": doc}, schema=KEYS_SCHEMA)
-    scatter(rows, partition_of(key, len(outputs["partitions"])), outputs["partitions"])
-    write_stats(outputs["stats"][0], {"rows": rows.num_rows})
+        found.append((flat.to_numpy().astype(np.uint64), np.repeat(docs, lengths)))
+    return found
 
 
 def keys_reduce(
@@ -273,14 +290,17 @@ def keys_reduce(
     """One key partition -> for each key shared by several documents, edges from the smallest
     document to each of the others (a star: connected, and as few edges as there are members)."""
     rows = read_parquet(inputs["partitions"], KEYS_SCHEMA)
+    count = rows.num_rows
     key, doc = numpy(rows, "key", np.uint64), numpy(rows, "doc", np.int64)
+    del rows  # what the arrays do not share is freed: the partition is held once
     order = np.lexsort((doc, key))
     key, doc = key[order], doc[order]
+    del order
     starts, counts = groups(key)
     first = np.repeat(doc[starts], counts)
     linked = doc != first
     write_edges(*both_ways(first[linked], doc[linked]), outputs["edges"])
-    write_stats(outputs["stats"][0], {"rows": rows.num_rows, "edges": int(linked.sum())})
+    write_stats(outputs["stats"][0], {"rows": count, "edges": int(linked.sum())})
 
 
 # -- connected components -----------------------------------------------------------------------
