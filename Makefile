@@ -76,7 +76,7 @@ train: $(TRAIN)
 	$(BIN)/heed train $(TRAIN_CONFIG) $(TRAIN_ARGS)
 
 test: $(TEST)
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q --durations=15
 
 # Benchmarks: figures with machine, date and commit in benchmarks/RESULTS.md.
 bench: $(BENCH)

@@ -33,8 +33,9 @@ BENCHMARKS = {
     "audit_bench.py": "The audit at scale: summary and explain on a generated audit of "
     "1,000,000 rows",
     "dedup_bench.py": "Dedup: detection per Jaccard band against the 14 x 8 S-curve, heed beside "
-    "datatrove's MinHash (docs/s per core, memory per task, removed-set overlap), and 250,000 and "
-    "1,000,000 generated documents through every task with per-task peak memory",
+    "datatrove's MinHash (docs/s per core, memory per task, removed-set overlap), and millions of "
+    "generated documents through every task: per-task peak memory at a fixed task size, the "
+    "exchange files, the projection to a 3-billion-document crawl",
     "pipeline_bench.py": "Pipeline vs datatrove on small synthetic pages: docs/s per core and "
     "memory on the sample crawl and a generated 20,000-record crawl, one and two workers; the "
     "floor (decompress, parse, extract); time per stage; memory against shard size; core-hours "

@@ -5,6 +5,7 @@ union-find."""
 from __future__ import annotations
 
 import itertools
+import pickle
 import random
 from dataclasses import dataclass
 from pathlib import Path
@@ -360,3 +361,35 @@ def test_empty_corpus(tmp_path: Path) -> None:
     plan, _ = run(paths, tmp_path, settings)
     assert all(pq.read_table(path).num_rows == 0 for path in plan.decision_paths)
     assert np.array_equal([pq.read_table(p).num_rows for p in paths], [0, 0])
+
+
+def test_tasks_name_their_files_without_holding_them(tmp_path: Path) -> None:
+    """An exchange's files are named on demand: a plan for a crawl (thousands of tasks a side)
+    would otherwise hold millions of paths in the driver and ship them with every task."""
+    settings = DedupSettings(documents_per_task=1)
+    paths = write_signatures([planted()[0][0][:1]], tmp_path, settings)  # one document
+    for number in range(1, 300):
+        target = tmp_path / "signatures" / f"part-{number:05d}.parquet"
+        target.write_bytes(Path(paths[0]).read_bytes())
+        paths.append(str(target))
+    plan = DedupPlan(paths, tmp_path / "work", tmp_path / "decisions", settings)
+    assert (len(plan.groups), plan.partitions) == (300, 300)
+    reduce_task = plan.first_rounds()[1].tasks[7]
+    inputs = reduce_task.inputs["partitions"]
+    assert len(inputs) == 300
+    assert list(inputs)[:2] == [
+        str(tmp_path / "work" / "url" / "to-00007" / "from-00000.parquet"),
+        str(tmp_path / "work" / "url" / "to-00007" / "from-00001.parquet"),
+    ]
+    assert inputs[-1] == inputs[299] != inputs[0] and inputs[1:3] == list(inputs)[1:3]
+    with pytest.raises(IndexError):
+        inputs[300]
+    map_task = plan.first_rounds()[0].tasks[5]
+    assert map_task.outputs["partitions"][299] == str(
+        tmp_path / "work" / "url" / "to-00299" / "from-00005.parquet"
+    )
+    assert len(pickle.dumps(reduce_task)) < 2_000 and len(pickle.dumps(map_task)) < 4_000
+    # the first edges round gathers the URL and the key edges of every partition
+    star_inputs = list(plan.star_round(0).tasks[0].inputs["edges"])
+    assert len(star_inputs) == 600 and star_inputs[0].endswith("from-url-00000.parquet")
+    assert star_inputs[300].endswith("from-keys-00000.parquet")

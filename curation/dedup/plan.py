@@ -11,10 +11,8 @@ not grow with the corpus and neither does the number of files an exchange writes
 * group tasks, one per group of consecutive signature files holding up to T documents (G
   groups; a file larger than T is a group alone);
 * partition tasks, one per hash partition: P = ceil(documents / T).
-Each exchange between the two kinds writes G x P files (one per pair, empty ones too). With
-signature files of a fixed size that product would grow with the square of the corpus and
-its files would dwarf the work; grouped, it is (documents / T)^2, for a Common Crawl crawl
-thousands of tasks a side rather than one per WARC file against one per 62,500 documents.
+Each exchange between the two kinds writes G x P files (one per pair, empty ones too), about
+(documents / T)^2: set by the task size, not by how many signature files the shards make.
 
 Rounds, and where they write under the work folder (G-NNNNN, P-NNNNN: the writing task):
 
@@ -40,6 +38,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from random import Random
+from typing import Any
 
 import pyarrow.parquet as pq
 
@@ -54,6 +53,49 @@ TaskFunction = Callable[[corpus.Paths, corpus.Paths, DedupSettings, int, tuple[i
 
 
 @dataclass(frozen=True)
+class Fanout(Sequence[str]):
+    """One task's files to every destination of an exchange: FOLDER/to-NNNNN/from-SOURCE.parquet
+    for NNNNN in range(count). Named on demand: a round plans thousands of tasks, each naming
+    thousands of files, and the driver must not hold them all."""
+
+    folder: str
+    source: str
+    count: int
+
+    def __len__(self) -> int:
+        return self.count
+
+    def __getitem__(self, index: int | slice) -> Any:
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(self.count))]
+        if not -self.count <= index < self.count:
+            raise IndexError(index)
+        return f"{self.folder}/to-{index % self.count:05d}/from-{self.source}.parquet"
+
+
+@dataclass(frozen=True)
+class Gather(Sequence[str]):
+    """One destination's files from every source of an exchange:
+    FOLDER/to-NNNNN/from-PREFIXMMMMM.parquet for each prefix, MMMMM in range(count)."""
+
+    folder: str
+    to: int
+    count: int
+    prefixes: tuple[str, ...] = ("",)
+
+    def __len__(self) -> int:
+        return self.count * len(self.prefixes)
+
+    def __getitem__(self, index: int | slice) -> Any:
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self)))]
+        if not -len(self) <= index < len(self):
+            raise IndexError(index)
+        prefix, number = divmod(index % len(self), self.count)
+        return f"{self.folder}/to-{self.to:05d}/from-{self.prefixes[prefix]}{number:05d}.parquet"
+
+
+@dataclass(frozen=True)
 class Task:
     """One task: `function(inputs, outputs, settings, index, groups)`; `index` is the group's or
     the partition's number, `groups` the number of each group's first signature file."""
@@ -61,8 +103,8 @@ class Task:
     round: str
     index: int
     function: TaskFunction
-    inputs: dict[str, tuple[str, ...]]
-    outputs: dict[str, tuple[str, ...]]
+    inputs: dict[str, Sequence[str]]
+    outputs: dict[str, Sequence[str]]
     groups: tuple[int, ...]
 
     def run(self, settings: DedupSettings) -> None:
@@ -133,21 +175,11 @@ class DedupPlan:
     def _stats(self, round_name: str, index: int) -> tuple[str, ...]:
         return (self._path("stats", round_name, f"{index:05d}.json"),)
 
-    def _exchange(self, kind: str, to: int, sources: Sequence[str]) -> tuple[str, ...]:
-        return tuple(self._path(kind, f"to-{to:05d}", f"from-{s}.parquet") for s in sources)
+    def _gather(self, kind: str, to: int, count: int, prefixes: tuple[str, ...] = ("",)) -> Gather:
+        return Gather(self._path(kind), to, count, prefixes)
 
-    def _fanout(self, kind: str, source: str, count: int) -> tuple[str, ...]:
-        return tuple(
-            self._path(kind, f"to-{to:05d}", f"from-{source}.parquet") for to in range(count)
-        )
-
-    @property
-    def _group_names(self) -> list[str]:
-        return [f"{g:05d}" for g in range(len(self.groups))]
-
-    @property
-    def _partition_names(self) -> list[str]:
-        return [f"{p:05d}" for p in range(self.partitions)]
+    def _fanout(self, kind: str, source: str, count: int) -> Fanout:
+        return Fanout(self._path(kind), source, count)
 
     def _files_of(self, group: int) -> range:
         end = self.groups[group + 1] if group + 1 < len(self.groups) else len(self.signatures)
@@ -156,8 +188,8 @@ class DedupPlan:
     def _signatures(self, group: int) -> tuple[str, ...]:
         return tuple(self.signatures[f] for f in self._files_of(group))
 
-    def _url_duplicates(self, group: int) -> tuple[str, ...]:
-        return self._exchange("url-dups", group, self._partition_names) if self.settings.url else ()
+    def _url_duplicates(self, group: int) -> Sequence[str]:
+        return self._gather("url-dups", group, self.partitions) if self.settings.url else ()
 
     def _edges(self, star_round: int) -> str:
         return f"edges/r{star_round:03d}"
@@ -167,8 +199,8 @@ class DedupPlan:
         name: str,
         index: int,
         function: TaskFunction,
-        inputs: dict[str, tuple[str, ...]],
-        outputs: dict[str, tuple[str, ...]],
+        inputs: dict[str, Sequence[str]],
+        outputs: dict[str, Sequence[str]],
     ) -> Task:
         outputs = {**outputs, "stats": self._stats(name, index)}
         return Task(name, index, function, inputs, outputs, self.groups)
@@ -189,8 +221,8 @@ class DedupPlan:
         self,
         name: str,
         function: TaskFunction,
-        inputs: Callable[[int], dict[str, tuple[str, ...]]],
-        outputs: Callable[[int], dict[str, tuple[str, ...]]],
+        inputs: Callable[[int], dict[str, Sequence[str]]],
+        outputs: Callable[[int], dict[str, Sequence[str]]],
     ) -> Round:
         return Round(
             name,
@@ -209,7 +241,7 @@ class DedupPlan:
                 self._reduce(
                     "url-reduce",
                     corpus.url_reduce,
-                    lambda p: {"partitions": self._exchange("url", p, self._group_names)},
+                    lambda p: {"partitions": self._gather("url", p, n_groups)},
                     lambda p: {
                         "duplicates": self._fanout("url-dups", f"{p:05d}", n_groups),
                         "edges": self._fanout(self._edges(0), f"url-{p:05d}", n_parts),
@@ -222,21 +254,21 @@ class DedupPlan:
                 self._reduce(
                     "keys-reduce",
                     corpus.keys_reduce,
-                    lambda p: {"partitions": self._exchange("keys", p, self._group_names)},
+                    lambda p: {"partitions": self._gather("keys", p, n_groups)},
                     lambda p: {"edges": self._fanout(self._edges(0), f"keys-{p:05d}", n_parts)},
                 )
             )
         return rounds
 
-    def _star_inputs(self, star_round: int, partition: int) -> tuple[str, ...]:
+    def _star_inputs(self, star_round: int, partition: int) -> Gather:
         if star_round > 0:
-            return self._exchange(self._edges(star_round), partition, self._partition_names)
-        sources = []
+            return self._gather(self._edges(star_round), partition, self.partitions)
+        prefixes = []
         if self.settings.url:
-            sources += [f"url-{p}" for p in self._partition_names]
+            prefixes.append("url-")
         if self.settings.exact or self.settings.near:
-            sources += [f"keys-{p}" for p in self._partition_names]
-        return self._exchange(self._edges(0), partition, sources)
+            prefixes.append("keys-")
+        return self._gather(self._edges(0), partition, self.partitions, tuple(prefixes))
 
     def star_round(self, star_round: int) -> Round:
         """Round N of the components: large-star when N is even, small-star when odd."""
@@ -274,7 +306,7 @@ class DedupPlan:
                     corpus.members,
                     {
                         "signatures": self._signatures(g),
-                        "labels": self._exchange("labels", g, self._partition_names),
+                        "labels": self._gather("labels", g, n_parts),
                         "url_duplicates": self._url_duplicates(g),
                     },
                     {"partitions": self._fanout("members", f"{g:05d}", n_parts)},
@@ -285,7 +317,7 @@ class DedupPlan:
         clusters = self._reduce(
             "clusters",
             corpus.clusters,
-            lambda p: {"partitions": self._exchange("members", p, self._group_names)},
+            lambda p: {"partitions": self._gather("members", p, n_groups)},
             lambda p: {"groups": self._fanout("clusters", f"{p:05d}", n_groups)},
         )
         decisions = Round(
@@ -298,7 +330,7 @@ class DedupPlan:
                     {
                         "signatures": self._signatures(g),
                         "url_duplicates": self._url_duplicates(g),
-                        "clusters": self._exchange("clusters", g, self._partition_names),
+                        "clusters": self._gather("clusters", g, n_parts),
                     },
                     {"decisions": tuple(self.decision_paths[f] for f in self._files_of(g))},
                 )

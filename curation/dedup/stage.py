@@ -9,8 +9,9 @@ The corpus step, under OUT/dedup/:
 * signatures/part-NNNNN.parquet: per shard, the keys of the documents still kept (the URL key,
   the exact-text key, the MinHash band keys), from the records the stages before left;
 * work/: the rounds of heed.curation.dedup.plan (URL groups, key groups, connected components
-  by large-star/small-star, clusters), each a set of tasks over hash partitions, so no task
-  ever holds the whole corpus;
+  by large-star/small-star, clusters), each a set of tasks over groups of signature files or
+  over hash partitions, of about `documents_per_task` documents each, so no task ever holds
+  the whole corpus;
 * decisions/part-NNNNN.parquet: per shard, each document's decision, the document kept for
   its cluster, the cluster's id and size.
 """
