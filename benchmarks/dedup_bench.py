@@ -61,10 +61,16 @@ def in_child(function: Callable[..., Any], *args: Any) -> tuple[float, float, An
     return cpu, ended.ru_maxrss / 1024, result
 
 
+# Task processes fork from a server started once, with these imported: each begins as the same
+# small process, not as a copy of this one (which grows as the runs' results pile up), so its
+# peak RSS is its own.
+FORKSERVER = multiprocessing.get_context("forkserver")
+FORKSERVER.set_forkserver_preload(["numpy", "pyarrow.parquet", "heed.curation.dedup.plan"])
+
+
 def run_all(workers: int, calls: list[tuple]) -> list[tuple[float, float, Any]]:
-    """Each call in a fresh forked process (so its peak RSS is its own), `workers` at a time."""
-    context = multiprocessing.get_context("fork")
-    with context.Pool(workers, maxtasksperchild=1) as processes:
+    """Each call in a fresh process, `workers` at a time: CPU s, peak RSS MiB, result."""
+    with FORKSERVER.Pool(workers, maxtasksperchild=1) as processes:
         return processes.starmap(in_child, calls, chunksize=1)
 
 
@@ -478,6 +484,9 @@ def main() -> int:
         print()
         print("Generated documents (benchmarks/dedup_corpus.py, seed 3): 10% near copies, 3% exact")
         print("copies, 3% recaptures of an earlier URL a year later; URL, exact and near dedup on.")
+        print()
+        baseline = run_all(1, [(idle,)])[0][1]
+        print(f"An idle task process measures {baseline:.0f} MiB of peak RSS the same way.")
         print()
         runs = []
         with contextlib.ExitStack() as stack:
