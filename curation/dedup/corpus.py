@@ -103,16 +103,34 @@ def read_stats(path: str) -> dict[str, Any]:
     return json.loads(Path(path).read_text())
 
 
-def read_parquet(paths: Sequence[str], schema: pa.Schema) -> pa.Table:
-    """The rows of every file, in the order given; a missing file is an unfinished task."""
+def require(paths: Sequence[str]) -> None:
+    """A missing input file is an unfinished task of an earlier round."""
     missing = [path for path in paths if not os.path.exists(path)]
     if missing:
         raise FileNotFoundError(
             f"{len(missing)} input file(s) missing, first {missing[0]}: the task that writes it "
             "has not finished; run the earlier round first"
         )
+
+
+def read_parquet(paths: Sequence[str], schema: pa.Schema) -> pa.Table:
+    """The rows of every file, in the order given."""
+    require(paths)
     tables = [pq.read_table(path, schema=schema) for path in paths]
     return pa.concat_tables(tables) if tables else schema.empty_table()
+
+
+def read_column(paths: Sequence[str], name: str, dtype: Any) -> np.ndarray:
+    """One column of every file, in the order given, read straight into one array: a task
+    holds the column once, not a table of it beside the array."""
+    require(paths)
+    counts = [pq.read_metadata(path).num_rows for path in paths]
+    out = np.empty(sum(counts), dtype=dtype)
+    at = 0
+    for path, count in zip(paths, counts, strict=True):
+        out[at : at + count] = pq.read_table(path, columns=[name]).column(name).to_numpy()
+        at += count
+    return out
 
 
 def read_signatures(path: str) -> pa.Table:
@@ -146,7 +164,7 @@ def group_of(docs: np.ndarray, group_starts: Groups) -> np.ndarray:
 def scatter(table: pa.Table, destination: np.ndarray, paths: Sequence[str]) -> None:
     """Write row i of the table to paths[destination[i]], keeping the rows' order."""
     order = np.argsort(destination, kind="stable")
-    bounds = np.searchsorted(destination[order], np.arange(len(paths) + 1))
+    bounds = np.concatenate(([0], np.cumsum(np.bincount(destination, minlength=len(paths)))))
     for index, path in enumerate(paths):
         write_parquet(path, table.take(order[bounds[index] : bounds[index + 1]]))
 
@@ -259,8 +277,10 @@ def keys_map(
         for key, owner in file_keys(read_signatures(path), docs[part], alive[part], settings):
             keys.append(key)
             owners.append(owner)
-    key, doc = np.concatenate(keys), np.concatenate(owners)
-    del keys, owners
+    key = np.concatenate(keys)
+    del keys  # each list dropped once joined: the keys are held about once
+    doc = np.concatenate(owners)
+    del owners
     table = pa.table({"key": key, "doc": doc}, schema=KEYS_SCHEMA)
     scatter(table, partition_of(key, len(outputs["partitions"])), outputs["partitions"])
     write_stats(outputs["stats"][0], {"rows": table.num_rows})
@@ -289,10 +309,15 @@ def keys_reduce(
 ) -> None:
     """One key partition -> for each key shared by several documents, edges from the smallest
     document to each of the others (a star: connected, and as few edges as there are members)."""
-    rows = read_parquet(inputs["partitions"], KEYS_SCHEMA)
-    count = rows.num_rows
-    key, doc = numpy(rows, "key", np.uint64), numpy(rows, "doc", np.int64)
-    del rows  # what the arrays do not share is freed: the partition is held once
+    paths = inputs["partitions"]
+    key = read_column(paths, "key", np.uint64)
+    count = len(key)
+    # Most keys belong to one document and link nothing: drop them before the documents are
+    # read and the rows sorted.
+    shared = repeated(key)
+    key = key[shared]
+    doc = read_column(paths, "doc", np.int64)[shared]
+    del shared
     order = np.lexsort((doc, key))
     key, doc = key[order], doc[order]
     del order
@@ -301,6 +326,18 @@ def keys_reduce(
     linked = doc != first
     write_edges(*both_ways(first[linked], doc[linked]), outputs["edges"])
     write_stats(outputs["stats"][0], {"rows": count, "edges": int(linked.sum())})
+
+
+def repeated(keys: np.ndarray) -> np.ndarray:
+    """Which entries of `keys` occur more than once, as a boolean mask."""
+    ordered = np.sort(keys)
+    twice = np.unique(ordered[1:][ordered[1:] == ordered[:-1]])
+    del ordered
+    if not len(twice):
+        return np.zeros(len(keys), dtype=bool)
+    at = np.searchsorted(twice, keys)
+    np.minimum(at, len(twice) - 1, out=at)
+    return twice[at] == keys
 
 
 # -- connected components -----------------------------------------------------------------------
