@@ -7,12 +7,17 @@ or a test it runs on documents made in memory:
     docs = pipeline.run([Document.from_html(html, url="https://example.org/a"),
                          Document.from_text("Guten Tag ...")])
     docs[0].status, docs[0].stage, docs[0].reason, docs[0].scores
+
+In memory a corpus-level stage (dedup) works as in a run, over the documents given: the stages
+before it run on all of them, then its corpus step (in this process, under the workdir), then
+the rest of the chain.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import shutil
 import tempfile
 import time
 from collections import Counter
@@ -24,6 +29,7 @@ from typing import Any
 
 from heed.curation.config import PipelineConfig
 from heed.curation.document import Document
+from heed.curation.output import RECORDS, ShardWriter, phase_folder
 from heed.curation.stage import InProcess, RunContext, Stage, TaskMap
 
 
@@ -51,6 +57,14 @@ def batches(docs: Iterable[Document], size: int) -> Iterator[list[Document]]:
         yield batch
 
 
+class InMemoryStep(InProcess):
+    """What a corpus-level stage's step is given in memory (heed.curation.stage.CorpusStep):
+    its folder, the one records file, and tasks run here."""
+
+    def __init__(self, folder: Path, inputs: dict[str, Path]) -> None:
+        self.folder, self.inputs = folder, inputs
+
+
 class Pipeline:
     """The config's stages, in order. `prepare` does the driver's one-off work (indexes the
     stages read later), `setup` loads models in this process, `process` runs one batch."""
@@ -63,6 +77,7 @@ class Pipeline:
         self.seconds: Counter[str] = Counter()
         self.seen: Counter[str] = Counter()
         self._tmp: tempfile.TemporaryDirectory[str] | None = None
+        self._workdir: Path | None = None
 
     @classmethod
     def from_config(
@@ -77,6 +92,7 @@ class Pipeline:
         if workdir is None:
             pipeline._tmp = tempfile.TemporaryDirectory(prefix="heed-")
             workdir = pipeline._tmp.name
+        pipeline._workdir = Path(workdir)
         context = pipeline.context(workdir)
         pipeline.prepare(context)
         pipeline.setup(context)
@@ -144,9 +160,10 @@ class Pipeline:
         finally:
             self.seconds[name] += time.perf_counter() - started
 
-    def process(self, batch: list[Document]) -> list[Document]:
-        """Run every stage on one batch, in place; a stage sees only documents still kept."""
-        for stage in self.stages:
+    def process(self, batch: list[Document], stages: list[Stage] | None = None) -> list[Document]:
+        """Run every stage (or `stages`) on one batch, in place; a stage sees only documents
+        still kept."""
+        for stage in self.stages if stages is None else stages:
             self.seen[stage.name] += sum(doc.alive for doc in batch)
             with self.clock(stage.name):
                 stage(batch)
@@ -155,11 +172,46 @@ class Pipeline:
     def run(self, docs: Iterable[Document]) -> list[Document]:
         """Every document through the chain in batches of the config's batch_size; the same
         documents come back, each kept, dropped (stage, reason, detail) or failed, with every
-        score computed on the way."""
-        done: list[Document] = []
-        for batch in batches(docs, self.config.batch_size):
-            done += self.process(batch)
-        return done
+        score computed on the way. A corpus-level stage sees all of them (see the module doc)."""
+        docs = list(docs)
+        cuts = [i for i, stage in enumerate(self.stages) if stage.corpus_level]
+        start = 0
+        for cut in [*cuts, len(self.stages)]:
+            for batch in batches(docs, self.config.batch_size):
+                self.process(batch, self.stages[start:cut])
+            if cut < len(self.stages):
+                self._corpus_step(cut, docs)
+            start = cut
+        return docs
+
+    def _corpus_step(self, index: int, docs: list[Document]) -> None:
+        """The corpus step of stage `index` over `docs`, as a run's with one shard: their
+        records written as that phase's input, the step run here, its results loaded."""
+        stage = self.stages[index]
+        seen: Counter[str] = Counter(doc.record_id for doc in docs)
+        shared = [record_id for record_id, count in seen.items() if count > 1]
+        if shared:
+            raise ValueError(
+                f"{len(shared)} record id(s) name several documents, first {shared[0]}: "
+                f"{stage.name} tells documents apart by record id; give each its own "
+                "record_id (or url)"
+            )
+        if self._workdir is None:
+            self._tmp = tempfile.TemporaryDirectory(prefix="heed-")
+            self._workdir = Path(self._tmp.name)
+            self.setup(self.context(self._workdir))
+        part, root = "part-00000", phase_folder(self._workdir, stage.name)
+        folder = self._workdir / stage.name
+        for earlier in (root, folder):  # what an earlier run() over other documents left
+            shutil.rmtree(earlier, ignore_errors=True)
+        columns = {
+            name: kind for before in self.stages[:index] for name, kind in before.columns.items()
+        }
+        writer = ShardWriter(root, part, columns, kinds=(RECORDS,))
+        writer.write(docs)
+        writer.commit({"records": len(docs)})
+        stage.corpus_step(InMemoryStep(folder, {part: root / RECORDS / f"{part}.parquet"}))
+        stage.start_shard(part)
 
     def close(self) -> None:
         if self._tmp is not None:

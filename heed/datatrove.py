@@ -42,6 +42,7 @@ from heed.curation.config import PipelineConfig
 from heed.curation.crawl.warc import read_documents
 from heed.curation.document import Document, Status
 from heed.curation.pipeline import Pipeline
+from heed.curation.registry import stage_class
 
 # Metadata keys HeedWarcReader writes; the raw payload is removed once extraction has run.
 PAYLOAD = "heed_payload"
@@ -126,6 +127,13 @@ class HeedStep(BaseFilter):
         batch_size: int = 64,
         exclusion_writer: Any = None,
     ) -> None:
+        if stage_class(stage).corpus_level:
+            raise ValueError(
+                f"{stage} is a corpus-level stage: it decides only once it has seen every "
+                "document, which one step of a datatrove pipeline never does. Run it with "
+                "`heed corpus` (or heed.Pipeline.run on documents in memory), or use "
+                "datatrove's own dedup steps here"
+            )
         self.name = f"heed {stage}"  # before datatrove's __init__ names the step's stats
         super().__init__(exclusion_writer, batch_size)
         self.stage, self.params = stage, dict(params or {})

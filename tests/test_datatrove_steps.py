@@ -146,3 +146,12 @@ def test_heed_steps_after_datatroves_own_warc_reader(heed_run, tmp_path) -> None
             assert row["record_id"] not in found["opt_out"]
         else:
             assert_same_decision(row, heed_run["documents"], found)
+
+
+def test_a_corpus_level_stage_is_refused_as_a_step() -> None:
+    """dedup needs every document before it decides; one datatrove step sees a task's share."""
+    from heed.datatrove import HeedStep
+
+    with pytest.raises(ValueError, match="corpus-level stage"):
+        HeedStep("dedup")
+    assert HeedStep("pii").name == "heed pii"

@@ -181,3 +181,50 @@ def test_a_chain_that_cannot_be_cut_is_refused(crawl, tmp_path) -> None:
     assert proc.returncode == 2
     assert "'extract' reads the page itself: put it before 'dedup'" in proc.stderr
     assert "'tokenize' must come after 'dedup'" in proc.stderr
+
+
+def test_in_memory_pipeline_decides_as_the_run(crawl, reference: Path) -> None:
+    """heed.Pipeline.run with dedup in its chain (documents in memory, no run folder) gives
+    every record the decision `heed corpus` gave it."""
+    import heed
+    from heed.curation.crawl.warc import read_documents
+
+    root, _ = crawl
+    docs = []
+    for path in sorted(root.glob("crawl-data/*/segments/*/warc/*.warc.gz")):
+        with path.open("rb") as stream:
+            crawl_id = path.parts[-5]
+            docs += read_documents(stream, crawl=crawl_id, shard=str(path.relative_to(root)))
+    params = {"dedup": {"documents_per_task": 100}}
+    pipeline = heed.Pipeline.from_stages(["extract", "dedup"], params)
+    done = pipeline.run(docs)
+    audit = {row["record_id"]: row for row in rows(reference, "audit")}
+    assert len(done) == len(audit)
+    for doc in done:
+        row = audit[doc.record_id]
+        decided = (doc.status.value, doc.stage, doc.reason)
+        assert decided == (row["status"], row["stage"], row["reason"]), doc.record_id
+        assert doc.scores.get("duplicate_of") == row["duplicate_of"]
+        assert doc.scores.get("dedup_cluster_size") == row["dedup_cluster_size"]
+    # run again over fewer documents: the step is redone for them, nothing of the first kept
+    again = pipeline.run(docs[:40])
+    assert all(doc.scores["dedup_cluster_size"] <= 40 for doc in again)
+    assert sum(doc.alive for doc in again) >= 1
+
+
+def test_documents_sharing_a_record_id_are_refused_in_memory() -> None:
+    import heed
+
+    text = "the same words in the same order, long enough for several five-word shingles"
+    pipeline = heed.Pipeline.from_stages(["dedup"])
+    with pytest.raises(ValueError, match="record id"):
+        pipeline.run([heed.Document.from_text(text), heed.Document.from_text(text)])
+    # distinct URLs make distinct records: one is kept, the other is its exact duplicate
+    first, second = pipeline.run(
+        [heed.Document.from_text(text, url="https://a.example/"),
+         heed.Document.from_text(text, url="https://b.example/")]
+    )  # fmt: skip
+    assert sorted([first.status.value, second.status.value]) == ["dropped", "kept"]
+    dropped = first if first.status.value == "dropped" else second
+    kept = second if dropped is first else first
+    assert dropped.reason == "exact_duplicate" and dropped.scores["duplicate_of"] == kept.record_id
