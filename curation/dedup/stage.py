@@ -30,7 +30,7 @@ import pyarrow.parquet as pq
 from heed.curation.dedup.corpus import write_parquet
 from heed.curation.dedup.plan import DedupPlan, Task
 from heed.curation.dedup.settings import UNSPACED_SCRIPTS, DedupSettings
-from heed.curation.dedup.signatures import signatures
+from heed.curation.dedup.signatures import SIGNATURE_SCHEMA, signatures
 from heed.curation.document import Document
 from heed.curation.output import read_records
 from heed.curation.stage import CorpusStep, RunContext, Stage
@@ -143,11 +143,16 @@ class Dedup(Stage):
 
 
 def _write_signatures(paths: tuple[Path, Path], settings: DedupSettings) -> int:
-    """One shard's keys: its documents still kept, in the order of its records."""
+    """One shard's keys: its documents still kept, in the order of its records, a batch of
+    texts at a time."""
     records, target = paths
-    kept = [doc for batch in read_records(records, 4096) for doc in batch if doc.alive]
-    write_parquet(str(target), signatures(kept, settings))
-    return len(kept)
+    tables = [
+        signatures([doc for doc in batch if doc.alive], settings)
+        for batch in read_records(records, 4096)
+    ]
+    table = pa.concat_tables(tables).combine_chunks() if tables else SIGNATURE_SCHEMA.empty_table()
+    write_parquet(str(target), table)
+    return table.num_rows
 
 
 def _run_task(task: Task, settings: DedupSettings) -> None:
