@@ -143,3 +143,43 @@ def test_a_build_killed_halfway_and_rerun_gives_the_same_snapshot(served, builds
     assert snapshot_id(snap) == snapshot_id(reference)
     assert snapshot_files(snap) == snapshot_files(reference)
     assert read_snapshot(snap) == truth_rows(sim)
+
+
+def test_each_buckets_partials_go_once_it_is_merged(served, builds, tmp_path):
+    """The build's working files do not wait for the end: a bucket's partial files are removed
+    as soon as the bucket is merged, and a merge run twice (Ray reruns a task whose worker died
+    after it finished) finds its bucket recorded and changes nothing."""
+    from heed.curation.optout.build import BUILD, build_from_crawl
+    from heed.curation.stage import InProcess
+
+    _, server = served
+    snap = tmp_path / "snapshot"
+    partials = snap / BUILD / "partials"
+    left: dict[int, list[str]] = {}
+    twice: list[tuple[int, int, bytes, bytes]] = []
+
+    class Watching(InProcess):
+        def map(self, task, items, name):
+            results = []
+            for item in items:
+                results.append(task(item))
+                if name != "robots-buckets":
+                    continue
+                left[item] = sorted(p.name for p in partials.iterdir()) if partials.is_dir() else []
+                if item == 3:
+                    part = snap / "part-0003.parquet"
+                    first = part.read_bytes()
+                    count = task(item)
+                    twice.append((results[-1], count, first, part.read_bytes()))
+            return results
+
+    meta = build_from_crawl(snap, server.url, CRAWL, tasks=Watching(), buckets=8)
+    assert sorted(left) == list(range(8))
+    for bucket, folders in left.items():
+        assert f"{bucket:04d}" not in folders  # gone once merged ...
+        assert all(int(name) > bucket for name in folders)  # ... the later ones still there
+    assert left[0] and not left[7]
+    ((count, again, first, second),) = twice
+    assert count == again > 0 and first == second
+    assert not (snap / BUILD).exists() and meta["hosts"] == len(read_snapshot(snap))
+    assert read_snapshot(snap) == read_snapshot(builds[1][0])

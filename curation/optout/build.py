@@ -4,7 +4,7 @@ capture file or one bucket.
 
 ```
 SNAPSHOT/.build/files/NNNNNN.json           a capture file split (written last)
-SNAPSHOT/.build/partials/BBBB/NNNNNN.parquet its captures of bucket BBBB
+SNAPSHOT/.build/partials/BBBB/NNNNNN.parquet its captures of bucket BBBB (removed once merged)
 SNAPSHOT/.build/buckets/BBBB.json           a bucket merged (written last)
 SNAPSHOT/part-BBBB.parquet, snapshot.json   the snapshot (heed.curation.optout.snapshot)
 ```
@@ -138,7 +138,11 @@ def _merge_bucket(bucket: int, *, work: str, out: str) -> int:
     """A bucket's partials merged: the capture that counts per host (see the module doc),
     sorted by host, written as the snapshot's part file; its host count."""
     root = Path(work)
-    partials = sorted((root / "partials" / f"{bucket:04d}").glob("[0-9]*.parquet"))
+    done = root / "buckets" / f"{bucket:04d}.json"
+    if done.is_file():  # merged already (the task ran twice), its partials gone: leave it
+        return int(json.loads(done.read_text())["hosts"])
+    folder = root / "partials" / f"{bucket:04d}"
+    partials = sorted(folder.glob("[0-9]*.parquet"))
     tables = [pq.read_table(p, schema=PARTIAL_SCHEMA) for p in partials]
     table = pa.concat_tables(tables) if tables else PARTIAL_SCHEMA.empty_table()
     table = table.sort_by(
@@ -151,8 +155,8 @@ def _merge_bucket(bucket: int, *, work: str, out: str) -> int:
     path = Path(out) / f"part-{bucket:04d}.parquet"
     with atomic_path(path) as tmp:
         pq.write_table(table, tmp, row_group_size=ROW_GROUP, compression="zstd")
-    write_json_atomic(
-        root / "buckets" / f"{bucket:04d}.json",
-        {"hosts": table.num_rows, "sha256": sha256_file(path)},
-    )
+    write_json_atomic(done, {"hosts": table.num_rows, "sha256": sha256_file(path)})
+    # Recorded, so no longer needed: kept to the end, a crawl's partials would double the disk
+    # the build takes.
+    shutil.rmtree(folder, ignore_errors=True)
     return table.num_rows
