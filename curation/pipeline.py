@@ -77,6 +77,8 @@ class Pipeline:
         self.seconds: Counter[str] = Counter()
         self.seen: Counter[str] = Counter()
         self._tmp: tempfile.TemporaryDirectory[str] | None = None
+        # The out folder of the context it was set up with: where a corpus step run in
+        # memory writes (the stages' setup reads their step's results from there).
         self._workdir: Path | None = None
 
     @classmethod
@@ -92,7 +94,6 @@ class Pipeline:
         if workdir is None:
             pipeline._tmp = tempfile.TemporaryDirectory(prefix="heed-")
             workdir = pipeline._tmp.name
-        pipeline._workdir = Path(workdir)
         context = pipeline.context(workdir)
         pipeline.prepare(context)
         pipeline.setup(context)
@@ -137,6 +138,7 @@ class Pipeline:
             stage.prepare(context)
 
     def setup(self, context: RunContext) -> None:
+        self._workdir = Path(context.out)
         for stage in self.stages:
             stage.setup(context)
 
@@ -146,11 +148,17 @@ class Pipeline:
     def describe(self) -> list[dict[str, Any]]:
         return describe_stages(self.config, self.stages)
 
-    def score_columns(self) -> dict[str, Any]:
+    def score_columns(self, stop: int | None = None) -> dict[str, Any]:
+        """The score columns of every stage (or of those before stage `stop`)."""
         columns: dict[str, Any] = {}
-        for stage in self.stages:
+        for stage in self.stages[:stop]:
             columns.update(stage.columns)
         return columns
+
+    @property
+    def corpus_levels(self) -> list[int]:
+        """Where the chain's corpus-level stages are: each starts a phase."""
+        return [i for i, stage in enumerate(self.stages) if stage.corpus_level]
 
     @contextmanager
     def clock(self, name: str) -> Iterator[None]:
@@ -174,9 +182,8 @@ class Pipeline:
         documents come back, each kept, dropped (stage, reason, detail) or failed, with every
         score computed on the way. A corpus-level stage sees all of them (see the module doc)."""
         docs = list(docs)
-        cuts = [i for i, stage in enumerate(self.stages) if stage.corpus_level]
         start = 0
-        for cut in [*cuts, len(self.stages)]:
+        for cut in [*self.corpus_levels, len(self.stages)]:
             for batch in batches(docs, self.config.batch_size):
                 self.process(batch, self.stages[start:cut])
             if cut < len(self.stages):
@@ -197,17 +204,12 @@ class Pipeline:
                 "record_id (or url)"
             )
         if self._workdir is None:
-            self._tmp = tempfile.TemporaryDirectory(prefix="heed-")
-            self._workdir = Path(self._tmp.name)
-            self.setup(self.context(self._workdir))
+            raise RuntimeError("set the pipeline up first (Pipeline.from_config or from_stages)")
         part, root = "part-00000", phase_folder(self._workdir, stage.name)
         folder = self._workdir / stage.name
         for earlier in (root, folder):  # what an earlier run() over other documents left
             shutil.rmtree(earlier, ignore_errors=True)
-        columns = {
-            name: kind for before in self.stages[:index] for name, kind in before.columns.items()
-        }
-        writer = ShardWriter(root, part, columns, kinds=(RECORDS,))
+        writer = ShardWriter(root, part, self.score_columns(index), kinds=(RECORDS,))
         writer.write(docs)
         writer.commit({"records": len(docs)})
         stage.corpus_step(InMemoryStep(folder, {part: root / RECORDS / f"{part}.parquet"}))

@@ -182,6 +182,12 @@ def doc_ids(file: int, rows: int) -> np.ndarray:
     return (np.int64(file) << ROW_BITS) | np.arange(rows, dtype=np.int64)
 
 
+def group_doc_ids(first: int, rows: Sequence[int]) -> np.ndarray:
+    """The document numbers of a group whose files, numbered on from `first`, hold `rows`."""
+    ids = [doc_ids(first + offset, count) for offset, count in enumerate(rows)]
+    return np.concatenate(ids) if ids else np.empty(0, dtype=np.int64)
+
+
 def keep_order(keep: str) -> str:
     return "ascending" if keep == "earliest" else "descending"
 
@@ -191,11 +197,8 @@ def read_group(
 ) -> tuple[pa.Table, np.ndarray]:
     """A group's signature files as one table, and each row's document number (ascending)."""
     tables = [read_signatures(path) for path in paths]
-    first = group_starts[index]
-    docs = [doc_ids(first + offset, table.num_rows) for offset, table in enumerate(tables)]
-    if not tables:
-        return SIGNATURE_SCHEMA.empty_table(), np.empty(0, dtype=np.int64)
-    return pa.concat_tables(tables), np.concatenate(docs)
+    docs = group_doc_ids(group_starts[index], [table.num_rows for table in tables])
+    return (pa.concat_tables(tables) if tables else SIGNATURE_SCHEMA.empty_table()), docs
 
 
 def positions(group_docs: np.ndarray, docs: np.ndarray, what: str) -> np.ndarray:
@@ -265,10 +268,7 @@ def keys_map(
     survivors. The files are read one at a time: the task holds its keys, not its signatures."""
     paths = inputs["signatures"]
     rows = [pq.read_metadata(path).num_rows for path in paths]
-    docs = np.concatenate(
-        [doc_ids(group_starts[index] + offset, count) for offset, count in enumerate(rows)]
-        or [np.empty(0, dtype=np.int64)]
-    )
+    docs = group_doc_ids(group_starts[index], rows)
     alive = ~url_duplicates(inputs["url_duplicates"], docs)
     bounds = np.cumsum([0, *rows])
     keys, owners = [np.empty(0, dtype=np.uint64)], [np.empty(0, dtype=np.int64)]

@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import math
 import os
+from abc import abstractmethod
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -52,11 +53,26 @@ MAX_STAR_ROUNDS = 400
 TaskFunction = Callable[[corpus.Paths, corpus.Paths, DedupSettings, int, tuple[int, ...]], None]
 
 
+class ExchangeFiles(Sequence[str]):
+    """The files one task of an exchange reads or writes, named on demand: a round plans
+    thousands of tasks, each naming thousands of files, and the driver must not hold them all.
+    Subclasses say how many there are and how the i-th is named."""
+
+    @abstractmethod
+    def _name(self, index: int) -> str: ...
+
+    def __getitem__(self, index: int | slice) -> Any:
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self)))]
+        if not -len(self) <= index < len(self):
+            raise IndexError(index)
+        return self._name(index % len(self))
+
+
 @dataclass(frozen=True)
-class Fanout(Sequence[str]):
-    """One task's files to every destination of an exchange: FOLDER/to-NNNNN/from-SOURCE.parquet
-    for NNNNN in range(count). Named on demand: a round plans thousands of tasks, each naming
-    thousands of files, and the driver must not hold them all."""
+class Fanout(ExchangeFiles):
+    """One task's files to every destination: FOLDER/to-NNNNN/from-SOURCE.parquet for NNNNN in
+    range(count)."""
 
     folder: str
     source: str
@@ -65,17 +81,13 @@ class Fanout(Sequence[str]):
     def __len__(self) -> int:
         return self.count
 
-    def __getitem__(self, index: int | slice) -> Any:
-        if isinstance(index, slice):
-            return [self[i] for i in range(*index.indices(self.count))]
-        if not -self.count <= index < self.count:
-            raise IndexError(index)
-        return f"{self.folder}/to-{index % self.count:05d}/from-{self.source}.parquet"
+    def _name(self, index: int) -> str:
+        return f"{self.folder}/to-{index:05d}/from-{self.source}.parquet"
 
 
 @dataclass(frozen=True)
-class Gather(Sequence[str]):
-    """One destination's files from every source of an exchange:
+class Gather(ExchangeFiles):
+    """One destination's files from every source:
     FOLDER/to-NNNNN/from-PREFIXMMMMM.parquet for each prefix, MMMMM in range(count)."""
 
     folder: str
@@ -86,12 +98,8 @@ class Gather(Sequence[str]):
     def __len__(self) -> int:
         return self.count * len(self.prefixes)
 
-    def __getitem__(self, index: int | slice) -> Any:
-        if isinstance(index, slice):
-            return [self[i] for i in range(*index.indices(len(self)))]
-        if not -len(self) <= index < len(self):
-            raise IndexError(index)
-        prefix, number = divmod(index % len(self), self.count)
+    def _name(self, index: int) -> str:
+        prefix, number = divmod(index, self.count)
         return f"{self.folder}/to-{self.to:05d}/from-{self.prefixes[prefix]}{number:05d}.parquet"
 
 
@@ -194,40 +202,27 @@ class DedupPlan:
     def _edges(self, star_round: int) -> str:
         return f"edges/r{star_round:03d}"
 
-    def _task(
-        self,
-        name: str,
-        index: int,
-        function: TaskFunction,
-        inputs: dict[str, Sequence[str]],
-        outputs: dict[str, Sequence[str]],
-    ) -> Task:
-        outputs = {**outputs, "stats": self._stats(name, index)}
-        return Task(name, index, function, inputs, outputs, self.groups)
-
-    # -- rounds --
-
-    def _map(self, name: str, function: TaskFunction, kind: str, extra: bool) -> Round:
-        tasks = []
-        for g in range(len(self.groups)):
-            inputs = {"signatures": self._signatures(g)}
-            if extra:
-                inputs["url_duplicates"] = self._url_duplicates(g)
-            outputs = {"partitions": self._fanout(kind, f"{g:05d}", self.partitions)}
-            tasks.append(self._task(name, g, function, inputs, outputs))
-        return Round(name, tuple(tasks))
-
-    def _reduce(
+    def _round(
         self,
         name: str,
         function: TaskFunction,
+        count: int,
         inputs: Callable[[int], dict[str, Sequence[str]]],
         outputs: Callable[[int], dict[str, Sequence[str]]],
     ) -> Round:
+        """Tasks 0..count-1 (groups or partitions), with the inputs and outputs each names."""
         return Round(
             name,
             tuple(
-                self._task(name, p, function, inputs(p), outputs(p)) for p in range(self.partitions)
+                Task(
+                    name,
+                    i,
+                    function,
+                    inputs(i),
+                    {**outputs(i), "stats": self._stats(name, i)},
+                    self.groups,
+                )
+                for i in range(count)
             ),
         )
 
@@ -236,11 +231,20 @@ class DedupPlan:
         rounds = []
         n_groups, n_parts = len(self.groups), self.partitions
         if self.settings.url:
-            rounds.append(self._map("url-map", corpus.url_map, "url", extra=False))
             rounds.append(
-                self._reduce(
+                self._round(
+                    "url-map",
+                    corpus.url_map,
+                    n_groups,
+                    lambda g: {"signatures": self._signatures(g)},
+                    lambda g: {"partitions": self._fanout("url", f"{g:05d}", n_parts)},
+                )
+            )
+            rounds.append(
+                self._round(
                     "url-reduce",
                     corpus.url_reduce,
+                    n_parts,
                     lambda p: {"partitions": self._gather("url", p, n_groups)},
                     lambda p: {
                         "duplicates": self._fanout("url-dups", f"{p:05d}", n_groups),
@@ -249,11 +253,23 @@ class DedupPlan:
                 )
             )
         if self.settings.exact or self.settings.near:
-            rounds.append(self._map("keys-map", corpus.keys_map, "keys", extra=True))
             rounds.append(
-                self._reduce(
+                self._round(
+                    "keys-map",
+                    corpus.keys_map,
+                    n_groups,
+                    lambda g: {
+                        "signatures": self._signatures(g),
+                        "url_duplicates": self._url_duplicates(g),
+                    },
+                    lambda g: {"partitions": self._fanout("keys", f"{g:05d}", n_parts)},
+                )
+            )
+            rounds.append(
+                self._round(
                     "keys-reduce",
                     corpus.keys_reduce,
+                    n_parts,
                     lambda p: {"partitions": self._gather("keys", p, n_groups)},
                     lambda p: {"edges": self._fanout(self._edges(0), f"keys-{p:05d}", n_parts)},
                 )
@@ -273,9 +289,10 @@ class DedupPlan:
     def star_round(self, star_round: int) -> Round:
         """Round N of the components: large-star when N is even, small-star when odd."""
         function = corpus.large_star_round if star_round % 2 == 0 else corpus.small_star_round
-        return self._reduce(
+        return self._round(
             f"star-{star_round:03d}",
             function,
+            self.partitions,
             lambda p: {"edges": self._star_inputs(star_round, p)},
             lambda p: {
                 "edges": self._fanout(self._edges(star_round + 1), f"{p:05d}", self.partitions)
@@ -291,51 +308,41 @@ class DedupPlan:
         """The rounds after the components, given the star round whose input edges (in
         both-directions form) are the converged graph."""
         n_groups, n_parts = len(self.groups), self.partitions
-        labels = self._reduce(
+        labels = self._round(
             "labels",
             corpus.labels,
+            n_parts,
             lambda p: {"edges": self._star_inputs(converged, p)},
             lambda p: {"groups": self._fanout("labels", f"{p:05d}", n_groups)},
         )
-        members = Round(
+        members = self._round(
             "members",
-            tuple(
-                self._task(
-                    "members",
-                    g,
-                    corpus.members,
-                    {
-                        "signatures": self._signatures(g),
-                        "labels": self._gather("labels", g, n_parts),
-                        "url_duplicates": self._url_duplicates(g),
-                    },
-                    {"partitions": self._fanout("members", f"{g:05d}", n_parts)},
-                )
-                for g in range(n_groups)
-            ),
+            corpus.members,
+            n_groups,
+            lambda g: {
+                "signatures": self._signatures(g),
+                "labels": self._gather("labels", g, n_parts),
+                "url_duplicates": self._url_duplicates(g),
+            },
+            lambda g: {"partitions": self._fanout("members", f"{g:05d}", n_parts)},
         )
-        clusters = self._reduce(
+        clusters = self._round(
             "clusters",
             corpus.clusters,
+            n_parts,
             lambda p: {"partitions": self._gather("members", p, n_groups)},
             lambda p: {"groups": self._fanout("clusters", f"{p:05d}", n_groups)},
         )
-        decisions = Round(
+        decisions = self._round(
             "decisions",
-            tuple(
-                self._task(
-                    "decisions",
-                    g,
-                    corpus.decisions,
-                    {
-                        "signatures": self._signatures(g),
-                        "url_duplicates": self._url_duplicates(g),
-                        "clusters": self._gather("clusters", g, n_parts),
-                    },
-                    {"decisions": tuple(self.decision_paths[f] for f in self._files_of(g))},
-                )
-                for g in range(n_groups)
-            ),
+            corpus.decisions,
+            n_groups,
+            lambda g: {
+                "signatures": self._signatures(g),
+                "url_duplicates": self._url_duplicates(g),
+                "clusters": self._gather("clusters", g, n_parts),
+            },
+            lambda g: {"decisions": tuple(self.decision_paths[f] for f in self._files_of(g))},
         )
         return [labels, members, clusters, decisions]
 

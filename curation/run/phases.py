@@ -71,8 +71,7 @@ def plan_phases(pipeline: Pipeline) -> list[Phase]:
     """The phases of a pipeline's chain (its stages built on the driver and prepared, so their
     descriptions, and so the digests, are complete)."""
     config, stages = pipeline.config, pipeline.stages
-    cuts = [i for i, stage in enumerate(stages) if stage.corpus_level]
-    bounds = [0, *cuts, len(stages)]
+    bounds = [0, *pipeline.corpus_levels, len(stages)]
     if len(bounds) == 2:
         return [Phase(1, 0, len(stages), pipeline.digest())]
     phases = []
